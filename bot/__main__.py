@@ -1,0 +1,91 @@
+"""paybot command line: run | migrate | reconcile | check-config.
+
+Exit status 2 with one clear message for configuration problems; never a traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from core.config import Settings, load_settings, require_bot_settings
+from core.errors import ConfigError
+from core.logging import setup_logging
+
+log = logging.getLogger("paybot")
+
+EXIT_CONFIG = 2
+
+
+def _config_failure(error: ConfigError) -> int:
+    detail = error.params.get("detail", str(error))
+    print(f"paybot: configuration error\n{detail}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+async def _migrate(settings: Settings) -> None:
+    from core.db.session import database_url
+    from core.migrate import migrate
+
+    await migrate(database_url(settings.database))
+    log.info("database schema is up to date")
+
+
+async def _reconcile(settings: Settings) -> int:
+    """Check the ledger; mismatches are also queued as an alert for the admin chat."""
+    from core import ledger
+    from core.admin import reconcile_and_alert
+    from core.db.session import create_engine, create_session_factory, database_url
+
+    engine = create_engine(database_url(settings.database), pool_size=1)
+    try:
+        mismatches = await reconcile_and_alert(create_session_factory(engine), settings)
+    finally:
+        await engine.dispose()
+    print(ledger.describe(mismatches))
+    return 1 if mismatches else 0
+
+
+async def _run(settings: Settings) -> int:
+    from bot.app import run_app
+
+    return await run_app(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "migrate", "reconcile", "check-config"],
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command in ("run", "check-config"):
+            require_bot_settings(settings)
+    except ConfigError as error:
+        return _config_failure(error)
+    setup_logging(settings.logging.level, settings.secrets())
+    if args.command == "check-config":
+        print("configuration is valid")
+        return 0
+    try:
+        if args.command == "migrate":
+            asyncio.run(_migrate(settings))
+            return 0
+        if args.command == "reconcile":
+            return asyncio.run(_reconcile(settings))
+        return asyncio.run(_run(settings))
+    except ConfigError as error:
+        return _config_failure(error)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

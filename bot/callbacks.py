@@ -1,0 +1,121 @@
+"""Callback data: short versioned prefixes, typed fields, enum actions.
+
+A button carries an id or a page number, never a decision: the handler asks the database what may
+happen. Data that does not unpack (forged, truncated, an older version) matches no filter and is
+answered by the fallback router. Bump the prefix's digit when a layout changes incompatibly.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# The largest history page a button may name; anything above is treated as forged.
+MAX_PAGE = 100_000
+
+
+class MenuAction(StrEnum):
+    DEPOSIT = "dep"
+    BALANCE = "bal"
+    HISTORY = "his"
+    WITHDRAW = "wd"
+    DEPOSITS = "deps"
+    WITHDRAWALS = "wds"
+    HELP = "help"
+
+
+class MenuCallback(CallbackData, prefix="m1"):
+    action: MenuAction
+
+
+class HistoryCallback(CallbackData, prefix="h1"):
+    page: int  # 0 = newest
+
+
+# --- deposit & withdraw flows (bot/handlers/deposit.py, withdraw.py, my_items.py) -------------
+# Out-of-range values fail validation, so such data matches no filter (the fallback answers it).
+
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,32}$")]
+RowId = Annotated[int, Field(gt=0, le=2**63 - 1)]  # a BIGINT primary key
+
+
+class Flow(StrEnum):
+    DEPOSIT = "d"
+    WITHDRAW = "w"
+
+
+class CurrencyPageCallback(CallbackData, prefix="cp1"):
+    flow: Flow
+    page: Annotated[int, Field(ge=0, le=MAX_PAGE)]
+
+
+class DepositCurrencyCallback(CallbackData, prefix="dc1"):
+    code: CurrencyCode
+
+
+class DepositPresetCallback(CallbackData, prefix="dp1"):
+    code: CurrencyCode  # the amount step it belongs to
+    cents: Annotated[int, Field(gt=0, le=10**14)]
+
+
+class DepositCheckCallback(CallbackData, prefix="dk1"):
+    payment_id: RowId
+
+
+class WithdrawCurrencyCallback(CallbackData, prefix="wc1"):
+    code: CurrencyCode
+
+
+class ConfirmAction(StrEnum):
+    CONFIRM = "ok"
+    CANCEL = "no"
+
+
+class WithdrawConfirmCallback(CallbackData, prefix="wf1"):
+    # No id: the FSM data names the confirmation message the buttons must be pressed on.
+    action: ConfirmAction
+
+
+class WithdrawalCancelCallback(CallbackData, prefix="wx1"):
+    withdrawal_id: RowId
+
+
+# --- admin (bot/handlers/admin) ---------------------------------------------------------------
+# Each button carries an id or a code and an action, never the outcome: the core checks the
+# admin again and the database decides what may happen.
+
+
+class AdminWithdrawalAction(StrEnum):
+    # Member names match core.admin.WithdrawalAction's.
+    APPROVE = "ap"
+    REJECT = "rj"
+    PROCESS = "pr"
+    COMPLETE = "cp"
+
+
+class AdminWithdrawalCallback(CallbackData, prefix="aw1"):
+    id: RowId  # withdrawal_requests.id
+    action: AdminWithdrawalAction
+
+
+class AdminCurrencyAction(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+class AdminCurrencyCallback(CallbackData, prefix="ac1"):
+    action: AdminCurrencyAction  # the state wanted, so a repeated press changes nothing more
+    code: CurrencyCode
+
+
+class AdminCurrencySyncCallback(CallbackData, prefix="as1"):
+    pass
+
+
+class AdminAdjustCallback(CallbackData, prefix="aj1"):
+    """The terms are read back from the message the button is on (the bot's own text)."""
+
+    action: ConfirmAction

@@ -1,0 +1,291 @@
+"""Admin commands in the admin chat: /pending, /payments, /user, /stats, /currencies (with
+switches and a sync), /adjust and /bonus (with a confirm button), /help.
+
+Handlers parse the command's form and call one AdminService method; the rules live in core.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import keyboards, texts
+from bot.callbacks import (
+    AdminAdjustCallback,
+    AdminCurrencyAction,
+    AdminCurrencyCallback,
+    AdminCurrencySyncCallback,
+    ConfirmAction,
+)
+from bot.handlers.admin.access import ensure_admin
+from bot.handlers.common import edit_in_place
+from core.admin import PAYMENT_FILTERS, AdminService
+from core.config import Settings
+from core.currencies import CurrencyCatalog
+from core.db.models import Currency, TxType
+from core.errors import InsufficientFunds, InvalidAmount, NotFound
+from core.money import parse_usd
+from core.nowpayments import NowPaymentsClient
+
+COMMANDS = ("pending", "payments", "user", "stats", "currencies", "adjust", "bonus", "help")
+
+
+async def help_command(message: Message, settings: Settings) -> None:
+    ensure_admin(settings, message.from_user)
+    await message.answer(texts.ADMIN_HELP)
+
+
+async def pending(
+    message: Message, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    admin_id = ensure_admin(settings, message.from_user)
+    service = AdminService(sessions, settings)
+    views = await service.pending_withdrawals(admin_telegram_id=admin_id)
+    await message.answer(texts.admin_pending(views))
+
+
+async def payments(
+    message: Message,
+    command: CommandObject,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    admin_id = ensure_admin(settings, message.from_user)
+    wanted = (command.args or "").strip().lower() or None
+    if wanted is not None and wanted not in PAYMENT_FILTERS:
+        await message.answer(texts.admin_unknown_payment_filter(wanted, PAYMENT_FILTERS))
+        return
+    service = AdminService(sessions, settings)
+    views = await service.recent_payments(wanted, admin_telegram_id=admin_id)
+    await message.answer(texts.admin_payments(views, wanted))
+
+
+async def user_command(
+    message: Message,
+    command: CommandObject,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    admin_id = ensure_admin(settings, message.from_user)
+    query = (command.args or "").strip()
+    if not query or len(query.split()) != 1:
+        await message.answer(texts.USER_USAGE)
+        return
+    service = AdminService(sessions, settings)
+    try:
+        summary = await service.user_summary(query, admin_telegram_id=admin_id)
+    except NotFound:
+        await message.answer(texts.USER_NOT_FOUND)
+        return
+    await message.answer(texts.admin_user_summary(summary))
+
+
+async def stats(
+    message: Message, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    admin_id = ensure_admin(settings, message.from_user)
+    figures = await AdminService(sessions, settings).stats(admin_telegram_id=admin_id)
+    await message.answer(texts.admin_stats(figures))
+
+
+# --- currencies -----------------------------------------------------------------------------
+
+
+def _currency_list(coins: list[Currency]) -> tuple[str, InlineKeyboardMarkup]:
+    switches = [(c.code, c.is_active and not c.disabled_by_admin) for c in coins]
+    return texts.admin_currencies(coins), keyboards.admin_currencies(switches)
+
+
+async def currencies_command(
+    message: Message, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    admin_id = ensure_admin(settings, message.from_user)
+    coins = await AdminService(sessions, settings).list_currencies(admin_telegram_id=admin_id)
+    text, markup = _currency_list(coins)
+    await message.answer(text, reply_markup=markup)
+
+
+async def _refresh_list(callback: CallbackQuery, service: AdminService, admin_id: int) -> None:
+    if isinstance(callback.message, Message):
+        text, markup = _currency_list(await service.list_currencies(admin_telegram_id=admin_id))
+        await edit_in_place(callback.message, text, markup)
+
+
+async def currency_button(
+    callback: CallbackQuery,
+    callback_data: AdminCurrencyCallback,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    admin_id = ensure_admin(settings, callback.from_user)
+    service = AdminService(sessions, settings)
+    active = callback_data.action is AdminCurrencyAction.ON
+    coin = await service.set_currency_active(
+        callback_data.code, active, admin_telegram_id=admin_id
+    )
+    await callback.answer(texts.admin_currency_toast(coin.code, active))
+    await _refresh_list(callback, service, admin_id)
+
+
+async def sync_button(
+    callback: CallbackQuery,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    nowpayments: NowPaymentsClient,
+) -> None:
+    admin_id = ensure_admin(settings, callback.from_user)
+    service = AdminService(sessions, settings)
+    await callback.answer(texts.CURRENCY_SYNC_STARTED)  # a sync may take longer than a query
+    result = await service.sync_currencies(
+        CurrencyCatalog(nowpayments), admin_telegram_id=admin_id
+    )
+    if isinstance(callback.message, Message):
+        await callback.message.answer(texts.admin_sync_result(result))
+    await _refresh_list(callback, service, admin_id)
+
+
+# --- balance adjustments --------------------------------------------------------------------
+
+_ADJUST_REF = re.compile(
+    r"^ref: (?P<kind>adjustment|bonus) (?P<user>[0-9]{1,20}) (?P<amount>[+-]?[0-9]+\.[0-9]{2})$",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustTerms:
+    kind: TxType
+    user_telegram_id: int
+    amount: Decimal
+    reason: str
+
+
+def parse_adjustment(text: str) -> AdjustTerms | None:
+    """The terms of a confirm message the bot wrote (texts.admin_adjust_confirm): the ref line,
+    then the reason up to the end."""
+    match = _ADJUST_REF.search(text)
+    if match is None:
+        return None
+    rest = text[match.end() :].lstrip("\n")
+    if not rest.startswith(texts.ADJUST_REASON):
+        return None
+    try:
+        amount = parse_usd(match["amount"], allow_negative=True)
+    except InvalidAmount:
+        return None
+    reason = rest.removeprefix(texts.ADJUST_REASON).strip()
+    return AdjustTerms(TxType(match["kind"]), int(match["user"]), amount, reason)
+
+
+def _balance_of(exc: InsufficientFunds) -> Decimal:
+    balance = exc.params.get("balance")
+    return balance if isinstance(balance, Decimal) else Decimal("0.00")
+
+
+async def _plan(
+    message: Message,
+    command: CommandObject,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    kind: TxType,
+    usage: str,
+) -> None:
+    admin_id = ensure_admin(settings, message.from_user)
+    parts = (command.args or "").split(maxsplit=2)
+    if len(parts) < 3:
+        await message.answer(usage)
+        return
+    user_query, amount, reason = parts
+    service = AdminService(sessions, settings)
+    try:
+        plan = await service.plan_adjustment(
+            user_query, amount, reason, admin_telegram_id=admin_id, kind=kind
+        )
+    except NotFound:
+        await message.answer(texts.USER_NOT_FOUND)
+        return
+    except InsufficientFunds as exc:
+        await message.answer(texts.admin_adjust_insufficient(_balance_of(exc)))
+        return
+    await message.answer(
+        texts.admin_adjust_confirm(plan), reply_markup=keyboards.admin_adjust_confirm()
+    )
+
+
+async def adjust_command(
+    message: Message,
+    command: CommandObject,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _plan(message, command, settings, sessions, TxType.ADJUSTMENT, texts.ADJUST_USAGE)
+
+
+async def bonus_command(
+    message: Message,
+    command: CommandObject,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _plan(message, command, settings, sessions, TxType.BONUS, texts.BONUS_USAGE)
+
+
+async def adjust_button(
+    callback: CallbackQuery,
+    callback_data: AdminAdjustCallback,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    admin_id = ensure_admin(settings, callback.from_user)
+    confirm = callback.message
+    admin_name = callback.from_user.first_name or str(admin_id)
+    terms = parse_adjustment(confirm.text or "") if isinstance(confirm, Message) else None
+    if not isinstance(confirm, Message) or terms is None:
+        await callback.answer(texts.BUTTON_EXPIRED, show_alert=True)
+        return
+    if callback_data.action is ConfirmAction.CANCEL:
+        await callback.answer()
+        await edit_in_place(confirm, texts.admin_adjust_cancelled(admin_name), None)
+        return
+    service = AdminService(sessions, settings)
+    try:
+        result = await service.adjust(
+            terms.user_telegram_id,
+            terms.amount,
+            terms.reason,
+            admin_telegram_id=admin_id,
+            # One confirm message, one posting, however often it is pressed.
+            key=f"{confirm.chat.id}:{confirm.message_id}",
+            kind=terms.kind,
+        )
+    except InsufficientFunds as exc:
+        await callback.answer(texts.admin_adjust_insufficient(_balance_of(exc)), show_alert=True)
+        return
+    if not result.created:
+        await callback.answer(texts.ADJUST_ALREADY, show_alert=True)
+        return
+    await callback.answer(texts.ADJUST_DONE_TOAST)
+    await edit_in_place(confirm, texts.admin_adjust_done(result, terms.reason, admin_name), None)
+
+
+def create_router() -> Router:
+    """Behind the admin gate (see bot.handlers.admin)."""
+    router = Router(name=__name__)
+    router.message.register(help_command, Command("help"))
+    router.message.register(pending, Command("pending"))
+    router.message.register(payments, Command("payments"))
+    router.message.register(user_command, Command("user"))
+    router.message.register(stats, Command("stats"))
+    router.message.register(currencies_command, Command("currencies"))
+    router.message.register(adjust_command, Command("adjust"))
+    router.message.register(bonus_command, Command("bonus"))
+    router.callback_query.register(currency_button, AdminCurrencyCallback.filter())
+    router.callback_query.register(sync_button, AdminCurrencySyncCallback.filter())
+    router.callback_query.register(adjust_button, AdminAdjustCallback.filter())
+    return router

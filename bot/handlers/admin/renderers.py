@@ -1,0 +1,81 @@
+"""Renderers for the admin chat's outbox kinds (see bot.notifier.Rendered).
+
+The withdrawal card is rendered from fresh data (WithdrawalService.card) whenever one of its rows
+is sent: the first row posts it and stores the message id (set_admin_message); every later row
+edits that message in place, with the buttons the current status offers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import keyboards, texts
+from bot.callbacks import AdminWithdrawalAction
+from bot.notifier import Rendered, Renderer
+from core.admin import RECONCILE_ALERT_KIND as RECONCILE_ALERT
+from core.admin import AdminService, offered_actions, people
+from core.config import Settings
+from core.errors import NotFound
+from core.outbox import OutboxMessage
+from core.settlement import ALERT_KIND as DEPOSIT_ALERT
+from core.settlement import REVIEW_KIND as DEPOSIT_REVIEW
+from core.withdrawals import CARD_KIND
+
+log = logging.getLogger(__name__)
+
+
+def _plain(render: Callable[[Mapping[str, Any]], str]) -> Renderer:
+    async def renderer(message: OutboxMessage, session: AsyncSession) -> Rendered:
+        return Rendered(render(message.payload))
+
+    return renderer
+
+
+def _withdrawal_id(payload: Mapping[str, Any]) -> int | None:
+    value = payload.get("withdrawal_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def card_renderer(service: AdminService) -> Renderer:
+    async def render(message: OutboxMessage, session: AsyncSession) -> Rendered:
+        withdrawal_id = _withdrawal_id(message.payload)
+        if withdrawal_id is None:  # not written by core.withdrawals: the plain card
+            return Rendered(texts.withdrawal_card(message.payload))
+        try:
+            card = await service.withdrawals.card(withdrawal_id)
+        except NotFound:
+            log.error("withdrawal card %s: withdrawal %s is gone", message.id, withdrawal_id)
+            return Rendered(texts.withdrawal_card(message.payload))
+        view = card.withdrawal
+        names = await people(session, [d.by for d in view.decisions() if d.by is not None])
+        actions = [AdminWithdrawalAction[a.name] for a in offered_actions(view.status)]
+        posted = view.admin_chat_message_id
+
+        async def remember(_: AsyncSession, message_id: int) -> None:
+            if message_id != posted:  # first post, or the old card was gone
+                await service.withdrawals.set_admin_message(view.id, message_id)
+
+        return Rendered(
+            texts.admin_withdrawal_card(card, names),
+            reply_markup=keyboards.admin_withdrawal_card(view.id, actions),
+            edit_message_id=posted,
+            on_sent=remember,
+        )
+
+    return render
+
+
+def create_renderers(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> dict[str, Renderer]:
+    """The admin chat's kinds; merge over bot.notifier.RENDERERS."""
+    return {
+        CARD_KIND: card_renderer(AdminService(sessions, settings)),
+        DEPOSIT_REVIEW: _plain(texts.admin_deposit_review),
+        DEPOSIT_ALERT: _plain(texts.admin_deposit_alert),
+        RECONCILE_ALERT: _plain(texts.admin_reconcile_alert),
+    }

@@ -1,0 +1,42 @@
+"""/start (register, balance, main menu) and /help."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import keyboards, texts
+from bot.callbacks import MenuAction, MenuCallback
+from bot.handlers.common import acknowledge, private_chat, reply_to
+from core.db.models import User
+from core.ledger import get_balance
+
+
+async def start(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+    # The user row was created by the DB middleware; /start also leaves any unfinished flow.
+    await state.clear()
+    balance = await get_balance(session, user.id)
+    await message.answer(
+        texts.welcome(user.first_name, balance.balance), reply_markup=keyboards.main_menu()
+    )
+
+
+async def help_command(message: Message) -> None:
+    await message.answer(texts.HELP)
+
+
+async def help_button(callback: CallbackQuery) -> None:
+    await acknowledge(callback)
+    await reply_to(callback, texts.HELP)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(private_chat)
+    router.message.register(start, CommandStart())
+    router.message.register(help_command, Command("help"))
+    router.callback_query.register(help_button, MenuCallback.filter(F.action == MenuAction.HELP))
+    return router

@@ -1,0 +1,218 @@
+"""Keyboards. Labels come from texts.py, callback data from callbacks.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from aiogram.types import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot import texts
+from bot.callbacks import (
+    AdminAdjustCallback,
+    AdminCurrencyAction,
+    AdminCurrencyCallback,
+    AdminCurrencySyncCallback,
+    AdminWithdrawalAction,
+    AdminWithdrawalCallback,
+    ConfirmAction,
+    CurrencyPageCallback,
+    DepositCheckCallback,
+    DepositCurrencyCallback,
+    DepositPresetCallback,
+    Flow,
+    HistoryCallback,
+    MenuAction,
+    MenuCallback,
+    WithdrawalCancelCallback,
+    WithdrawConfirmCallback,
+    WithdrawCurrencyCallback,
+)
+
+_MENU: tuple[tuple[tuple[str, MenuAction], ...], ...] = (
+    ((texts.BTN_DEPOSIT, MenuAction.DEPOSIT), (texts.BTN_WITHDRAW, MenuAction.WITHDRAW)),
+    ((texts.BTN_BALANCE, MenuAction.BALANCE), (texts.BTN_HISTORY, MenuAction.HISTORY)),
+    ((texts.BTN_DEPOSITS, MenuAction.DEPOSITS), (texts.BTN_WITHDRAWALS, MenuAction.WITHDRAWALS)),
+    ((texts.BTN_HELP, MenuAction.HELP),),
+)
+
+
+def main_menu() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=label, callback_data=MenuCallback(action=action).pack())
+                for label, action in row
+            ]
+            for row in _MENU
+        ]
+    )
+
+
+def history_navigation(
+    page: int, *, has_previous: bool, has_next: bool
+) -> InlineKeyboardMarkup | None:
+    """Newer/older buttons; None when everything fits on one page."""
+    builder = InlineKeyboardBuilder()
+    if has_previous:
+        builder.button(text=texts.BTN_PREVIOUS, callback_data=HistoryCallback(page=page - 1))
+    if has_next:
+        builder.button(text=texts.BTN_NEXT, callback_data=HistoryCallback(page=page + 1))
+    if not has_previous and not has_next:
+        return None
+    return builder.as_markup()
+
+
+# --- deposit & withdraw flows ---------------------------------------------------------------
+
+CURRENCIES_PER_PAGE = 8
+CURRENCIES_PER_ROW = 2
+ITEM_BUTTONS = 5  # "Check status" / "Cancel" buttons under a list, newest first
+
+
+def currency_picker(
+    choices: Sequence[tuple[str, str]], *, flow: Flow, page: int
+) -> InlineKeyboardMarkup | None:
+    """(code, label) pairs in display order, a page of them with ◀ ▶ when they need more than
+    one; None when the page does not exist (or there is nothing at all)."""
+    first = page * CURRENCIES_PER_PAGE
+    if page < 0 or first >= len(choices):
+        return None
+    builder = InlineKeyboardBuilder()
+    for code, label in choices[first : first + CURRENCIES_PER_PAGE]:
+        data = (
+            DepositCurrencyCallback(code=code)
+            if flow == Flow.DEPOSIT
+            else WithdrawCurrencyCallback(code=code)
+        )
+        builder.button(text=label, callback_data=data)
+    builder.adjust(CURRENCIES_PER_ROW)
+    turns: list[InlineKeyboardButton] = []
+    if page > 0:
+        previous = CurrencyPageCallback(flow=flow, page=page - 1).pack()
+        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_PREVIOUS, callback_data=previous))
+    if first + CURRENCIES_PER_PAGE < len(choices):
+        following = CurrencyPageCallback(flow=flow, page=page + 1).pack()
+        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_NEXT, callback_data=following))
+    if turns:
+        builder.row(*turns)
+    return builder.as_markup()
+
+
+def deposit_presets(code: str, presets: Sequence[Decimal]) -> InlineKeyboardMarkup | None:
+    builder = InlineKeyboardBuilder()
+    for amount in presets:
+        cents = int(amount.scaleb(2))
+        builder.button(
+            text=texts.btn_usd(amount), callback_data=DepositPresetCallback(code=code, cents=cents)
+        )
+    builder.adjust(4)
+    return builder.as_markup() if presets else None
+
+
+def deposit_check(payment_id: int) -> InlineKeyboardMarkup:
+    data = DepositCheckCallback(payment_id=payment_id).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=texts.BTN_CHECK_STATUS, callback_data=data)]]
+    )
+
+
+def deposits_list(open_payments: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup | None:
+    """A "Check status" button per open deposit: (row id, internal id)."""
+    builder = InlineKeyboardBuilder()
+    for payment_id, internal_id in open_payments[:ITEM_BUTTONS]:
+        builder.button(
+            text=texts.btn_check_deposit(internal_id),
+            callback_data=DepositCheckCallback(payment_id=payment_id),
+        )
+    builder.adjust(1)
+    return builder.as_markup() if open_payments else None
+
+
+def withdraw_confirm() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts.BTN_CONFIRM, callback_data=WithdrawConfirmCallback(action=ConfirmAction.CONFIRM)
+    )
+    builder.button(
+        text=texts.BTN_CANCEL, callback_data=WithdrawConfirmCallback(action=ConfirmAction.CANCEL)
+    )
+    return builder.as_markup()
+
+
+def withdrawals_list(pending: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup | None:
+    """A "Cancel" button per pending withdrawal: (row id, internal id)."""
+    builder = InlineKeyboardBuilder()
+    for withdrawal_id, internal_id in pending[:ITEM_BUTTONS]:
+        builder.button(
+            text=texts.btn_cancel_withdrawal(internal_id),
+            callback_data=WithdrawalCancelCallback(withdrawal_id=withdrawal_id),
+        )
+    builder.adjust(1)
+    return builder.as_markup() if pending else None
+
+
+# --- admin ------------------------------------------------------------------------------------
+
+_ADMIN_WD_BUTTONS: dict[AdminWithdrawalAction, str] = {
+    AdminWithdrawalAction.APPROVE: texts.BTN_WD_APPROVE,
+    AdminWithdrawalAction.REJECT: texts.BTN_WD_REJECT,
+    AdminWithdrawalAction.PROCESS: texts.BTN_WD_PROCESS,
+    AdminWithdrawalAction.COMPLETE: texts.BTN_WD_COMPLETE,
+}
+# Buttons per currency list; Telegram allows 100 per message.
+MAX_CURRENCY_BUTTONS = 96
+
+
+def admin_withdrawal_card(
+    withdrawal_id: int, actions: Sequence[AdminWithdrawalAction]
+) -> InlineKeyboardMarkup | None:
+    """The card's buttons (in the given order, two per row); None once nothing is left."""
+    if not actions:
+        return None
+    builder = InlineKeyboardBuilder()
+    for action in actions:
+        builder.button(
+            text=_ADMIN_WD_BUTTONS[action],
+            callback_data=AdminWithdrawalCallback(id=withdrawal_id, action=action),
+        )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def admin_prompt(placeholder: str) -> ForceReply:
+    """Opens the reply field for the admin mentioned in the prompt."""
+    return ForceReply(force_reply=True, selective=True, input_field_placeholder=placeholder[:64])
+
+
+def admin_currencies(coins: Sequence[tuple[str, bool]]) -> InlineKeyboardMarkup:
+    """A switch per coin (code, currently on), then the sync button."""
+    builder = InlineKeyboardBuilder()
+    for code, active in coins[:MAX_CURRENCY_BUTTONS]:
+        action = AdminCurrencyAction.OFF if active else AdminCurrencyAction.ON
+        try:
+            data = AdminCurrencyCallback(action=action, code=code)
+        except ValueError:  # a code that cannot travel in callback data gets no switch
+            continue
+        builder.button(text=texts.btn_currency(code, active), callback_data=data)
+    builder.adjust(3)
+    builder.row(
+        InlineKeyboardButton(
+            text=texts.BTN_CURRENCY_SYNC, callback_data=AdminCurrencySyncCallback().pack()
+        )
+    )
+    return builder.as_markup()
+
+
+def admin_adjust_confirm() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts.BTN_ADJUST_CONFIRM,
+        callback_data=AdminAdjustCallback(action=ConfirmAction.CONFIRM),
+    )
+    builder.button(
+        text=texts.BTN_ADJUST_CANCEL,
+        callback_data=AdminAdjustCallback(action=ConfirmAction.CANCEL),
+    )
+    return builder.as_markup()

@@ -1,0 +1,40 @@
+"""Names the handler an exception escaped from, for the error router's log line."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.handler import HandlerObject
+from aiogram.types import TelegramObject
+
+_NOTE = "paybot handler: "
+
+
+def handler_of(exc: BaseException) -> str | None:
+    for note in getattr(exc, "__notes__", ()):
+        if isinstance(note, str) and note.startswith(_NOTE):
+            return note.removeprefix(_NOTE)
+    return None
+
+
+class HandlerContext(BaseMiddleware):
+    """Inner middleware: the error router runs outside the handler, so the name travels on the
+    exception itself (also shown in the logged traceback)."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except Exception as exc:
+            target: HandlerObject | None = data.get("handler")
+            if target is not None and handler_of(exc) is None:
+                callback = target.callback
+                name = getattr(callback, "__qualname__", repr(callback))
+                exc.add_note(f"{_NOTE}{getattr(callback, '__module__', '?')}.{name}")
+            raise

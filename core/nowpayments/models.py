@@ -1,0 +1,380 @@
+"""Typed NOWPayments requests and replies.
+
+Replies are parsed from the raw body with ``loads_json`` (floats become Decimal, NaN/Infinity
+tokens are refused) and then validated here: amounts through ``core.money.to_decimal`` (numeric
+strings accepted; NaN, Infinity, booleans and negatives refused), ids normalised to ``str(int(x))``
+because the provider sends them as strings in some replies and numbers in others, statuses
+lower-cased and kept even when unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    model_validator,
+)
+
+from core.errors import InvalidAmount
+from core.money import to_decimal
+
+# --- JSON in and out ---------------------------------------------------------------------------
+
+
+def _refuse_constant(token: str) -> Any:
+    raise ValueError(f"non-finite number {token} in JSON")
+
+
+def loads_json(body: bytes | str) -> Any:
+    """Parse a reply exactly: floats as Decimal (no binary artefacts), NaN/Infinity refused."""
+    return json.loads(body, parse_float=Decimal, parse_int=int, parse_constant=_refuse_constant)
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("refusing to send a non-finite amount")
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(str(k))}:{_encode(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_encode(v) for v in value) + "]"
+    if isinstance(value, float):
+        raise TypeError("floats never go into money requests")
+    return json.dumps(value)
+
+
+def dumps_json(value: Any) -> bytes:
+    """Serialise with Decimals written as exact JSON numbers (the stdlib would need floats)."""
+    return _encode(value).encode()
+
+
+# --- field types -------------------------------------------------------------------------------
+
+
+def _amount(value: object) -> Decimal:
+    try:
+        result = to_decimal(value)
+    except InvalidAmount as exc:
+        raise ValueError("not a finite number") from exc
+    if result < 0:
+        raise ValueError("negative amount")
+    return result
+
+
+def _optional_amount(value: object) -> Decimal | None:
+    return None if value is None or value == "" else _amount(value)
+
+
+_ID_RE = re.compile(r"[0-9]{1,30}")
+
+
+def normalize_id(value: object) -> str:
+    """``str(int(x))`` for ids that arrive as numbers or numeric strings; anything else refused."""
+    if isinstance(value, bool):
+        raise ValueError("id must be a number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _ID_RE.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError("id must be a number")
+    if number < 0:
+        raise ValueError("id must not be negative")
+    return str(number)
+
+
+def _optional_id(value: object) -> str | None:
+    return None if value is None or value == "" else normalize_id(value)
+
+
+def _lower(value: str) -> str:
+    return value.strip().lower()
+
+
+def _empty_to_none(value: object) -> object:
+    return None if value == "" else value
+
+
+Amount = Annotated[Decimal, PlainValidator(_amount)]
+OptionalAmount = Annotated[Decimal | None, PlainValidator(_optional_amount)]
+ProviderId = Annotated[str, PlainValidator(normalize_id)]
+OptionalId = Annotated[str | None, PlainValidator(_optional_id)]
+Code = Annotated[str, AfterValidator(_lower)]
+OptionalTimestamp = Annotated[datetime | None, BeforeValidator(_empty_to_none)]
+
+
+class _Reply(BaseModel):
+    # Unknown fields are ignored so new provider fields never break polling; numbers in text
+    # fields (an order_id sent back as a number) are turned into strings rather than refused.
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+
+# --- statuses ----------------------------------------------------------------------------------
+
+
+class PaymentStatus(StrEnum):
+    WAITING = "waiting"
+    CONFIRMING = "confirming"
+    CONFIRMED = "confirmed"
+    SENDING = "sending"
+    PARTIALLY_PAID = "partially_paid"
+    FINISHED = "finished"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+    # Set by a merchant by hand on a partially_paid payment (help centre), not in the API table.
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES: frozenset[str] = frozenset(
+    {
+        PaymentStatus.PARTIALLY_PAID,
+        PaymentStatus.FINISHED,
+        PaymentStatus.FAILED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.EXPIRED,
+        PaymentStatus.CANCELLED,
+    }
+)
+
+_STATUS_ALIASES = {"canceled": "cancelled"}
+
+
+def normalize_status(raw: str) -> str:
+    """Lower-case and trim; known spelling variants mapped; unknown values kept as they are."""
+    status = raw.strip().lower()
+    return _STATUS_ALIASES.get(status, status)
+
+
+def known_status(status: str) -> PaymentStatus | None:
+    """The enum member for a known status, None for one we have never heard of."""
+    try:
+        return PaymentStatus(normalize_status(status))
+    except ValueError:
+        return None
+
+
+def is_final(status: str) -> bool:
+    """Final statuses never change again; an unknown status is treated as non-final."""
+    return normalize_status(status) in FINAL_STATUSES
+
+
+def _status(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("payment_status must be a non-empty string")
+    return normalize_status(value)
+
+
+StatusText = Annotated[str, PlainValidator(_status)]
+
+
+# --- replies -----------------------------------------------------------------------------------
+
+
+class ApiStatus(_Reply):
+    message: str
+
+
+class CurrencyInfo(_Reply):
+    """One item of /currencies: a bare ticker, or (fixed_rate=true) an object with limits."""
+
+    code: Code
+    min_amount: OptionalAmount = None
+    max_amount: OptionalAmount = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _either_shape(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"code": data}
+        if isinstance(data, Mapping) and "code" not in data:
+            for key in ("currency", "ticker"):
+                if key in data:
+                    return {**data, "code": data[key]}
+        return data
+
+
+class Currencies(_Reply):
+    currencies: list[CurrencyInfo]
+
+    @property
+    def codes(self) -> list[str]:
+        return [item.code for item in self.currencies]
+
+
+class FullCurrency(_Reply):
+    code: Code  # upper-case on the wire, lower-cased here to match the other endpoints
+    name: str | None = None
+    id: int | None = None
+    enable: bool = True
+    wallet_regex: str | None = None
+    priority: int | None = None
+    extra_id_exists: bool = False
+    extra_id_regex: str | None = None
+    logo_url: str | None = None
+    track: bool | None = None
+    cg_id: str | None = None
+    is_maxlimit: bool | None = None
+    network: str | None = None
+    smart_contract: str | None = None
+    network_precision: int | None = None
+
+
+class FullCurrencies(_Reply):
+    currencies: list[FullCurrency]
+
+
+class MerchantCoins(_Reply):
+    selected_currencies: list[Code] = Field(alias="selectedCurrencies")
+
+
+class MinAmount(_Reply):
+    currency_from: Code
+    currency_to: Code
+    min_amount: Amount
+    fiat_equivalent: OptionalAmount = None
+
+
+class Estimate(_Reply):
+    currency_from: Code
+    amount_from: Amount
+    currency_to: Code
+    estimated_amount: Amount
+
+
+class PaymentFee(_Reply):
+    currency: str | None = None
+    deposit_fee: OptionalAmount = Field(default=None, alias="depositFee")
+    withdrawal_fee: OptionalAmount = Field(default=None, alias="withdrawalFee")
+    service_fee: OptionalAmount = Field(default=None, alias="serviceFee")
+
+
+class Payment(_Reply):
+    """A payment as returned by create, get and list (create lacks actually_paid, list lacks
+    created_at; everything but the id and the status is therefore optional)."""
+
+    payment_id: ProviderId
+    payment_status: StatusText
+    pay_address: str | None = None
+    payin_extra_id: str | None = None
+    price_amount: OptionalAmount = None
+    price_currency: Code | None = None
+    pay_amount: OptionalAmount = None
+    pay_currency: Code | None = None
+    actually_paid: OptionalAmount = None
+    actually_paid_at_fiat: OptionalAmount = None
+    outcome_amount: OptionalAmount = None
+    outcome_currency: Code | None = None
+    amount_received: OptionalAmount = None
+    order_id: str | None = None
+    order_description: str | None = None
+    purchase_id: OptionalId = None
+    parent_payment_id: OptionalId = None
+    invoice_id: OptionalId = None
+    ipn_callback_url: str | None = None
+    network: str | None = None
+    network_precision: int | None = None
+    type: str | None = None
+    is_fixed_rate: bool | None = None
+    is_fee_paid_by_user: bool | None = None
+    payin_hash: str | None = None
+    payout_hash: str | None = None
+    fee: PaymentFee | None = None
+    created_at: OptionalTimestamp = None
+    updated_at: OptionalTimestamp = None
+    valid_until: OptionalTimestamp = None
+    expiration_estimate_date: OptionalTimestamp = None
+
+    @property
+    def known_status(self) -> PaymentStatus | None:
+        return known_status(self.payment_status)
+
+    @property
+    def is_final(self) -> bool:
+        return is_final(self.payment_status)
+
+
+class PaymentList(_Reply):
+    data: list[Payment]
+    limit: int | None = None
+    page: int | None = None
+    pages_count: int | None = Field(default=None, alias="pagesCount")
+    total: int | None = None
+
+
+class ErrorBody(_Reply):
+    """``{"status":false,"statusCode":400,"code":"..","message":".."}``; some have only message or
+    error."""
+
+    status_code: int | None = Field(default=None, alias="statusCode")
+    code: str | None = None
+    message: str | None = None
+    error: str | None = None
+
+
+class AuthReply(_Reply):
+    token: str = Field(repr=False, min_length=1)
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+def _positive_amount(value: object) -> Decimal:
+    result = _amount(value)
+    if result == 0:
+        raise ValueError("amount must be positive")
+    return result
+
+
+def _optional_positive_amount(value: object) -> Decimal | None:
+    return None if value is None else _positive_amount(value)
+
+
+PositiveAmount = Annotated[Decimal, PlainValidator(_positive_amount)]
+OptionalPositiveAmount = Annotated[Decimal | None, PlainValidator(_optional_positive_amount)]
+NonEmptyCode = Annotated[str, AfterValidator(_lower), Field(min_length=1)]
+
+
+class CreatePaymentRequest(BaseModel):
+    """Body of POST /v1/payment. ``order_id`` is what the caller reconciles by after a lost reply,
+    so make it unique per attempt to pay."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    price_amount: PositiveAmount
+    price_currency: NonEmptyCode
+    pay_currency: NonEmptyCode
+    pay_amount: OptionalPositiveAmount = None
+    ipn_callback_url: str | None = Field(default=None, pattern=r"^https?://")
+    order_id: str | None = None
+    order_description: str | None = None
+    purchase_id: OptionalId = None
+    payout_address: str | None = None
+    payout_currency: str | None = None
+    payout_extra_id: str | None = None
+    is_fixed_rate: bool | None = None
+    is_fee_paid_by_user: bool | None = None
+    case: str | None = None  # sandbox only: success, partially_paid, a failure spelling...
+
+    @model_validator(mode="after")
+    def _payout_pair(self) -> CreatePaymentRequest:
+        if self.payout_address is not None and self.payout_currency is None:
+            raise ValueError("payout_currency is required with payout_address")
+        return self
+
+    def to_json(self) -> bytes:
+        return dumps_json(self.model_dump(exclude_none=True))

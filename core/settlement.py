@@ -1,0 +1,545 @@
+"""Settlement: the one idempotent function that turns a provider reply into our state.
+
+The poller, the user's "check status" button, deposit creation (storing the create reply) and
+admin tools all call ``settle``. It runs in one transaction that locks the payment row
+(SELECT ... FOR UPDATE), so concurrent settles of one payment serialise; the credit is a ledger
+posting with the key ``deposit:<payment id>``, so even a bug upstream cannot credit twice.
+
+Rules (amounts in USD are rounded DOWN to the cent when pro-rated):
+- finished: credit amount_usd; when actually_paid exceeds pay_amount by more than the tolerance
+  and credit_overpayment is on, credit amount_usd × actually_paid / pay_amount instead.
+- partially_paid (final): policy "credit" credits amount_usd × actually_paid / pay_amount (at most
+  amount_usd); policy "hold" credits nothing, sets needs_review and alerts the admin chat.
+- expired, failed, refunded, cancelled: final, no credit.
+- Unknown statuses are recorded and treated as non-final.
+- A reply that disagrees with a final payment (another status, another amount) changes no money:
+  it is recorded and, where money may be concerned, sent to the admin chat (never a debit).
+- Child payments (a repeated deposit to the same address: parent_payment_id = ours) are not
+  credited automatically: the admin decides (the provider's own advice).
+- A reply that is not about this payment (id, order_id, currency) or carries a non-finite or
+  negative amount changes nothing: MalformedReply is raised and the transaction rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, localcontext
+from enum import StrEnum
+from typing import Any, Literal
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core import deposit_notify, ledger, outbox
+from core.config import Settings
+from core.db.models import (
+    FINAL_PAYMENT_STATUSES,
+    Currency,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+    TxType,
+    User,
+)
+from core.deposit_notify import ALERT_KIND, REVIEW_KIND, STATUS_KIND
+from core.deposit_views import PaymentView, view_of
+from core.errors import InvalidAmount, NotFound
+from core.money import CENT, round_credit, to_decimal
+from core.nowpayments import MalformedReply, known_status
+from core.nowpayments import Payment as Reply
+from core.nowpayments import PaymentStatus as ProviderStatus
+from core.poll_schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+
+FLOATING_LIFETIME = timedelta(days=7)
+FIXED_RATE_LIFETIME = timedelta(minutes=20)
+_NON_FINAL = frozenset(
+    {
+        ProviderStatus.WAITING,
+        ProviderStatus.CONFIRMING,
+        ProviderStatus.CONFIRMED,
+        ProviderStatus.SENDING,
+    }
+)
+_PAID = frozenset({ProviderStatus.FINISHED, ProviderStatus.PARTIALLY_PAID})
+_AMOUNTS = ("actually_paid", "pay_amount", "price_amount", "outcome_amount")
+
+
+class Outcome(StrEnum):
+    UNCHANGED = "unchanged"  # nothing new (a re-check)
+    UPDATED = "updated"  # a non-final change recorded
+    CREDITED = "credited"  # final, credited now
+    CLOSED = "closed"  # final, nothing to credit
+    HELD = "held"  # final, waiting for an admin (needs_review)
+    ALERTED = "alerted"  # disagreement or child payment sent to the admin chat
+
+
+@dataclass(frozen=True, slots=True)
+class SettlePolicy:
+    partial_payment_policy: Literal["credit", "hold"] = "credit"
+    overpayment_tolerance_percent: Decimal = Decimal("1")
+    credit_overpayment: bool = True
+    admin_chat_id: int | None = None
+    admin_ids: frozenset[int] = frozenset()
+    schedule: Schedule = field(default_factory=Schedule)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, schedule: Schedule | None = None
+    ) -> SettlePolicy:
+        payments = settings.payments
+        return cls(
+            partial_payment_policy=payments.partial_payment_policy,
+            overpayment_tolerance_percent=payments.overpayment_tolerance_percent,
+            credit_overpayment=payments.credit_overpayment,
+            admin_chat_id=settings.telegram.admin_chat_id,
+            admin_ids=frozenset(settings.telegram.admin_ids),
+            schedule=schedule or Schedule.from_settings(payments),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SettleResult:
+    outcome: Outcome
+    view: PaymentView
+    credited: Decimal | None = None  # posted by this call
+    reason: str | None = None
+
+
+BeforeCommit = Callable[[], Awaitable[None]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def ledger_key(payment_id: int) -> str:
+    return f"deposit:{payment_id}"
+
+
+def pro_rata(amount_usd: Decimal, paid: Decimal, pay_amount: Decimal) -> Decimal:
+    """USD value of ``paid`` at the payment's own rate, rounded down to the cent."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        value = amount_usd * paid / pay_amount
+    return round_credit(value) if value >= CENT else Decimal("0.00")
+
+
+def _aware(moment: datetime) -> datetime:
+    # The provider writes "...Z"; a timestamp without zone is taken as UTC, not local time.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def expiry_of(reply: Reply, created_at: datetime) -> datetime:
+    """valid_until when given, else creation + 7 days (20 minutes for fixed-rate payments)."""
+    if reply.valid_until is not None:
+        return _aware(reply.valid_until)
+    fixed = bool(reply.is_fixed_rate or reply.is_fee_paid_by_user)
+    start = _aware(reply.created_at) if reply.created_at is not None else created_at
+    return start + (FIXED_RATE_LIFETIME if fixed else FLOATING_LIFETIME)
+
+
+async def settle(
+    sessions: async_sessionmaker[AsyncSession],
+    payment_id: int,
+    reply: Reply,
+    policy: SettlePolicy,
+    *,
+    now: datetime | None = None,
+    quiet: bool = False,
+    before_commit: BeforeCommit | None = None,
+) -> SettleResult:
+    """Apply one provider reply to payment ``payment_id``, exactly once in effect.
+
+    ``quiet``: no user notification for a change (the caller shows the result itself).
+    ``before_commit`` is awaited inside the transaction (tests use it to cancel mid-settle).
+    Raises NotFound, MalformedReply (nothing changed), IdempotencyConflict (a bug: rolled back).
+    """
+    async with sessions.begin() as session:
+        row = await _lock(session, payment_id)
+        if row is None:
+            raise NotFound("payment", payment_id=payment_id)
+        payment, user, currency = row
+        run = _Run(session, payment, user, reply, policy, now or utcnow(), quiet)
+        outcome = await run.apply()
+        if before_commit is not None:
+            await before_commit()
+    return SettleResult(outcome, view_of(payment, user, currency), run.credited, run.reason)
+
+
+async def _lock(session: AsyncSession, payment_id: int) -> tuple[Payment, User, Currency] | None:
+    stmt = (
+        select(Payment, User, Currency)
+        .join(User, User.id == Payment.user_id)
+        .join(Currency, Currency.code == Payment.currency_code)
+        .where(Payment.id == payment_id)
+        .with_for_update(of=Payment)
+        .execution_options(populate_existing=True)
+    )
+    found = (await session.execute(stmt)).first()
+    return None if found is None else (found[0], found[1], found[2])
+
+
+def _beyond(a: Decimal, b: Decimal, percent: Decimal, *, under: bool = False) -> bool:
+    """a > b × (1 + percent/100); with ``under``: b < a × (1 - percent/100)."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        if under:
+            return b < a * (1 - percent / 100)
+        return a > b * (1 + percent / 100)
+
+
+def _same_amount(a: Decimal | None, b: Decimal | None) -> bool:
+    return (a or Decimal(0)) == (b or Decimal(0))
+
+
+class _Run:
+    """One settlement: the row is locked, nothing is committed here."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        payment: Payment,
+        user: User,
+        reply: Reply,
+        policy: SettlePolicy,
+        now: datetime,
+        quiet: bool,
+    ) -> None:
+        self.session = session
+        self.p = payment
+        self.user = user
+        self.reply = reply
+        self.policy = policy
+        self.now = now
+        self.quiet = quiet
+        self.status = reply.payment_status
+        self.known = known_status(self.status)
+        self.paid = reply.actually_paid
+        self.previous = payment.status
+        self.attached = False
+        self.credited: Decimal | None = None
+        self.balance: Decimal | None = None
+        self.reason: str | None = None
+
+    # --- decisions ------------------------------------------------------------------------------
+
+    async def apply(self) -> Outcome:
+        if self._is_child():
+            return await self._child()
+        self._check_amounts()
+        if self.p.provider_payment_id is None:
+            self._attach()
+        if self.p.status in FINAL_PAYMENT_STATUSES:
+            return await self._after_final()
+        if self._price_differs():
+            return await self._disagree("price_changed", review=True)
+        if self.known is None:
+            log.warning(
+                "deposit %s: unknown provider status %r (non-final)",
+                self.p.internal_payment_id,
+                self.status,
+            )
+            return await self._progress(self.p.status)
+        if self.known in _NON_FINAL:
+            return await self._progress(self.known.value)
+        if self.known is ProviderStatus.FINISHED:
+            return await self._finished()
+        if self.known is ProviderStatus.PARTIALLY_PAID:
+            return await self._partial()
+        return await self._close()
+
+    def _is_child(self) -> bool:
+        r, p = self.reply, self.p
+        ours = p.provider_payment_id
+        if r.parent_payment_id is not None:
+            if ours is not None and r.parent_payment_id == ours and r.payment_id != ours:
+                return True
+            raise MalformedReply(f"reply for child of {r.parent_payment_id}, not ours")
+        if ours is not None and r.payment_id != ours:
+            raise MalformedReply(f"reply for payment {r.payment_id}, expected {ours}")
+        if r.order_id is not None and r.order_id != p.internal_payment_id:
+            raise MalformedReply("reply order_id differs")
+        if ours is None and r.order_id is None:
+            raise MalformedReply("cannot match a reply without order_id to a new payment")
+        if r.pay_currency is not None and r.pay_currency != p.currency_code.lower():
+            raise MalformedReply("reply pay_currency differs")
+        return False
+
+    def _check_amounts(self) -> None:
+        # The client validates too; this guards replies built elsewhere (admin tools, IPN).
+        for name in _AMOUNTS:
+            value = getattr(self.reply, name)
+            if value is None:
+                continue
+            try:
+                if to_decimal(value) < 0:
+                    raise MalformedReply(f"negative {name}")
+            except InvalidAmount:
+                raise MalformedReply(f"non-finite {name}") from None
+
+    def _price_differs(self) -> bool:
+        r = self.reply
+        if r.price_amount is None or r.price_currency not in (None, "usd"):
+            return False
+        return r.price_amount != self.p.amount_usd
+
+    def _attach(self) -> None:
+        """The create reply (or the payment found by order_id) for a row that had none."""
+        r, p = self.reply, self.p
+        if not r.pay_address or r.pay_amount is None or r.pay_amount <= 0:
+            raise MalformedReply("created payment lacks pay_address or pay_amount")
+        p.provider_payment_id = r.payment_id
+        p.pay_address = r.pay_address[:256]
+        p.payin_extra_id = (r.payin_extra_id or None) and r.payin_extra_id[:128]
+        p.pay_amount = r.pay_amount
+        p.expires_at = expiry_of(r, p.created_at)
+        if p.status == PaymentStatus.CREATE_FAILED:
+            # We gave up looking, yet the provider has it: track it (its address was never
+            # shown unless the create call returned it, so no money can be lost either way).
+            log.warning("deposit %s: provider payment found late", p.internal_payment_id)
+            p.status = PaymentStatus.CREATING
+            p.completed_at = None
+        self.attached = True
+
+    async def _progress(self, new_status: str) -> Outcome:
+        if new_status == PaymentStatus.CREATING:
+            new_status = PaymentStatus.WAITING  # attached with an unknown status
+        changed = self._observation_changed() or self.attached
+        self.p.status = new_status
+        self._observe()
+        self._reschedule()
+        if not changed:
+            return Outcome.UNCHANGED
+        self._event()
+        await self._notify_user()
+        return Outcome.UPDATED
+
+    async def _finished(self) -> Outcome:
+        p, base = self.p, self._base()
+        credit, note = p.amount_usd, None
+        if self.paid is not None and base:
+            tolerance = self.policy.overpayment_tolerance_percent
+            if _beyond(self.paid, base, tolerance):
+                if self.policy.credit_overpayment:
+                    credit = max(credit, pro_rata(p.amount_usd, self.paid, base))
+                    note = "overpaid_credited"
+                else:
+                    note = "overpaid"
+            elif _beyond(base, self.paid, tolerance, under=True):
+                note = "finished_underpaid"  # the provider's "payment cover": it counts as paid
+        self.reason = note
+        await self._credit(credit)
+        self._final(PaymentStatus.FINISHED, credit, note)
+        await self._notify_user()
+        if note == "overpaid":
+            await self._admin(REVIEW_KIND, note)
+        elif note == "finished_underpaid":
+            await self._admin(ALERT_KIND, note)
+        return Outcome.CREDITED
+
+    async def _partial(self) -> Outcome:
+        p, base = self.p, self._base()
+        if self.paid is None or not base:
+            return await self._hold("amount_unknown")
+        if self.policy.partial_payment_policy == "hold":
+            return await self._hold("partial_hold")
+        credit = min(p.amount_usd, pro_rata(p.amount_usd, self.paid, base))
+        self.reason = "partial_credit"
+        if credit > 0:
+            await self._credit(credit)
+        self._final(PaymentStatus.PARTIALLY_PAID, credit, self.reason)
+        await self._notify_user()
+        return Outcome.CREDITED if credit > 0 else Outcome.CLOSED
+
+    async def _hold(self, reason: str) -> Outcome:
+        self.reason = reason
+        self.p.needs_review = True
+        self._final(PaymentStatus.PARTIALLY_PAID, None, reason)
+        await self._notify_user()
+        await self._admin(REVIEW_KIND, reason)
+        return Outcome.HELD
+
+    async def _close(self) -> Outcome:
+        assert self.known is not None
+        self.reason = self.known.value
+        self._final(PaymentStatus(self.known.value), None, None)
+        await self._notify_user()
+        return Outcome.CLOSED
+
+    async def _after_final(self) -> Outcome:
+        p = self.p
+        if self.status == p.provider_status and _same_amount(self.paid, p.actually_paid):
+            return Outcome.UNCHANGED
+        credited = p.credited_usd is not None and p.credited_usd > 0
+        if credited:
+            same_status = self.status == p.provider_status
+            reason = "amount_changed_after_credit" if same_status else "changed_after_credit"
+        elif self.known in _PAID or p.needs_review:
+            reason = "paid_after_final" if self.known in _PAID else "changed_under_review"
+        else:  # e.g. expired → failed: no money either way, keep the audit trail only
+            if not await self._seen("after_final"):
+                self._event("after_final")
+            return Outcome.UNCHANGED
+        return await self._disagree(reason, review=False)
+
+    async def _disagree(self, reason: str, *, review: bool) -> Outcome:
+        """Record and alert once per (reason, status, amount); never move money."""
+        self.reason = reason
+        self.p.needs_review = True
+        if self.p.status not in FINAL_PAYMENT_STATUSES:
+            self._reschedule()
+        if await self._seen(reason):
+            return Outcome.UNCHANGED
+        log.warning("deposit %s: %s (%s)", self.p.internal_payment_id, reason, self.status)
+        self._event(reason)
+        await self._admin(REVIEW_KIND if review else ALERT_KIND, reason)
+        return Outcome.ALERTED
+
+    async def _child(self) -> Outcome:
+        r = self.reply
+        note = f"child_payment:{r.payment_id}"
+        self.reason = "child_payment"
+        self.p.needs_review = True
+        if await self._seen(note):
+            return Outcome.UNCHANGED
+        self._event(note)
+        await self._admin(
+            ALERT_KIND,
+            "child_payment",
+            child_payment_id=r.payment_id,
+            child_status=self.status,
+            child_actually_paid=r.actually_paid,
+            child_price_amount=r.price_amount,
+        )
+        return Outcome.ALERTED
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def _base(self) -> Decimal | None:
+        base = self.p.pay_amount if self.p.pay_amount else self.reply.pay_amount
+        return base if base else None
+
+    def _observation_changed(self) -> bool:
+        return self.status != self.p.provider_status or not _same_amount(
+            self.paid, self.p.actually_paid
+        )
+
+    def _observe(self) -> None:
+        self.p.provider_status = self.status[:64]
+        if self.paid is not None:
+            self.p.actually_paid = self.paid
+        self.p.updated_at = self.now
+
+    def _reschedule(self) -> None:
+        p = self.p
+        p.next_check_at = self.policy.schedule.next_check(self.now, p.created_at, p.expires_at)
+        p.lease_until = None
+        p.check_attempts = 0
+        p.last_error = None
+
+    def _final(self, status: PaymentStatus, credited: Decimal | None, note: str | None) -> None:
+        p = self.p
+        p.status = status
+        p.credited_usd = credited
+        self._observe()
+        p.completed_at = self.now
+        p.next_check_at = None
+        p.lease_until = None
+        p.check_attempts = 0
+        p.last_error = None
+        self._event(note)
+
+    async def _credit(self, amount: Decimal) -> None:
+        p = self.p
+        entry = await ledger.post(
+            self.session,
+            user_id=p.user_id,
+            type=TxType.DEPOSIT,
+            amount=amount,
+            idempotency_key=ledger_key(p.id),
+            payment_id=p.id,
+            metadata={
+                "internal_id": p.internal_payment_id,
+                "currency": p.currency_code,
+                "status": self.status,
+                "actually_paid": self.paid,
+                "pay_amount": p.pay_amount,
+            },
+        )
+        self.credited = amount if entry.created else None
+        self.balance = entry.balance_after
+
+    def _event(self, note: str | None = None) -> None:
+        # Python mode + jsonable: mode="json" warns on the client's Decimal validators.
+        raw = outbox.jsonable(self.reply.model_dump(exclude_none=True))
+        self.session.add(
+            PaymentEvent(payment_id=self.p.id, status=self.status[:64], raw=raw, note=note)
+        )
+
+    async def _seen(self, note: str) -> bool:
+        """Whether this (status, note, actually_paid) was recorded before: re-checks of a
+        disagreement must not pile up events or alerts."""
+        await self.session.flush()
+        found = await self.session.execute(
+            text(
+                "SELECT 1 FROM payment_events WHERE payment_id = :id AND status = :status"
+                " AND note = :note AND (raw->>'actually_paid') IS NOT DISTINCT FROM :paid LIMIT 1"
+            ),
+            {
+                "id": self.p.id,
+                "status": self.status[:64],
+                "note": note,
+                "paid": None if self.paid is None else str(self.paid),
+            },
+        )
+        return found.first() is not None
+
+    def _facts(self) -> dict[str, Any]:
+        return deposit_notify.facts(
+            self.p,
+            previous=self.previous,
+            reason=self.reason,
+            balance=self.balance,
+            with_address=self.attached,  # the user may not have seen where to pay yet
+        )
+
+    async def _notify_user(self) -> None:
+        if not self.quiet:
+            await deposit_notify.to_user(
+                self.session, self.p, self.user, self._facts(), self.status
+            )
+
+    async def _admin(self, kind: str, reason: str, **extra: Any) -> None:
+        payload = {**self._facts(), "reason": reason}
+        await deposit_notify.to_admins(
+            self.session,
+            self.policy.admin_chat_id,
+            kind,
+            self.p,
+            self.user,
+            payload,
+            reply_status=self.status,
+            reply_paid=self.paid,
+            **extra,
+        )
+
+
+__all__ = [
+    "ALERT_KIND",
+    "REVIEW_KIND",
+    "STATUS_KIND",
+    "BeforeCommit",
+    "Outcome",
+    "SettlePolicy",
+    "SettleResult",
+    "expiry_of",
+    "ledger_key",
+    "pro_rata",
+    "settle",
+]

@@ -1,0 +1,79 @@
+"""Users: registered on first contact, refreshed on every /start."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import raw
+from core.db.models import User
+
+
+async def upsert_user(
+    session: AsyncSession,
+    telegram_id: int,
+    *,
+    username: str | None = None,
+    first_name: str | None = None,
+    language: str | None = None,
+) -> User:
+    """Create the user or refresh their profile; a user who writes again has unblocked us."""
+    values = {
+        "telegram_id": telegram_id,
+        "username": (username or None) and username[:64],
+        "first_name": (first_name or None) and first_name[:128],
+        "language": (language or None) and language[:16],
+    }
+    stmt = (
+        insert(User)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=[User.telegram_id],
+            set_={
+                "username": values["username"],
+                "first_name": values["first_name"],
+                "language": values["language"],
+                "blocked_bot": False,
+            },
+        )
+        .returning(User)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
+    return (
+        await session.execute(select(User).where(User.telegram_id == telegram_id))
+    ).scalar_one_or_none()
+
+
+async def load_user(session: AsyncSession, telegram_id: int) -> User | None:
+    """A detached snapshot of the user, read in one raw round trip (every update pays for it).
+    Not attached to the session: change users through the functions here, not the snapshot."""
+    row = await raw.fetchrow(
+        session,
+        "SELECT id, telegram_id, username, first_name, language, blocked_bot, is_banned,"
+        " created_at FROM users WHERE telegram_id = $1",
+        telegram_id,
+    )
+    return None if row is None else User(**dict(row))
+
+
+async def find_user(session: AsyncSession, query: str) -> User | None:
+    """By Telegram id or @username (case-insensitive), for admin look-ups."""
+    query = query.strip()
+    if query.lstrip("-").isascii() and query.lstrip("-").isdigit():
+        return await get_by_telegram_id(session, int(query))
+    name = query.removeprefix("@").lower()
+    if not name:
+        return None
+    return (
+        await session.execute(select(User).where(func.lower(User.username) == name).limit(1))
+    ).scalar_one_or_none()
+
+
+async def set_blocked(session: AsyncSession, telegram_id: int, blocked: bool = True) -> None:
+    user = await get_by_telegram_id(session, telegram_id)
+    if user is not None:
+        user.blocked_bot = blocked

@@ -1,0 +1,230 @@
+"""The withdrawal service the bot calls: each method is one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core import fees, ledger
+from core.addresses import validate_tx_hash
+from core.config import Settings
+from core.db.models import WithdrawalRequest, WithdrawalStatus
+from core.errors import NotFound
+from core.withdrawals import notify, queries, request, transitions
+from core.withdrawals.states import (
+    APPROVE,
+    AWAITING_ADMIN,
+    CANCEL,
+    COMPLETE,
+    PROCESS,
+    REJECT,
+    Move,
+)
+from core.withdrawals.views import WithdrawalCard, WithdrawalView
+
+
+class WithdrawalService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+
+    # --- the user ---------------------------------------------------------------------------
+
+    async def quote(self, currency_code: str, amount: Decimal | str) -> fees.FeeQuote:
+        """The breakdown to confirm. Raises InvalidAmount, CurrencyUnavailable."""
+        value = fees.usd_amount(amount)
+        async with self._sessions() as session:
+            currency = await queries.active_currency(session, currency_code)
+        rules = request.rules_for(self._settings.payments, currency)
+        return fees.quote(value, rules, currency=currency.code)
+
+    async def request(
+        self,
+        *,
+        user_id: int,
+        currency_code: str,
+        amount: Decimal | str,
+        address: str,
+        memo: str | None = None,
+        request_key: str | None = None,
+    ) -> WithdrawalView:
+        """Create a pending withdrawal and hold its full amount. With a request_key, repeating
+        the same request (a double tap) returns the first one; IdempotencyConflict if the key
+        was used for different terms.
+
+        Raises InvalidAmount, CurrencyUnavailable (unknown, inactive), InvalidAddress,
+        NotFound (user), Forbidden (banned), LimitExceeded (too_many_pending, daily_cap),
+        InsufficientFunds.
+        """
+        async with self._sessions.begin() as session:
+            return await request.create(
+                session,
+                self._settings,
+                user_id=user_id,
+                currency_code=currency_code,
+                amount=amount,
+                address=address,
+                memo=memo,
+                request_key=request_key,
+            )
+
+    async def cancel(self, withdrawal_id: int, *, user_id: int) -> WithdrawalView:
+        """The owner withdraws a still-pending request; the hold is refunded.
+        Raises NotFound, Forbidden (not_owner), InvalidTransition (not_allowed)."""
+        async with self._sessions.begin() as session:
+            view = await transitions.apply(session, CANCEL, withdrawal_id, owner_id=user_id)
+            await self._finish(session, view, actor="user")
+        return view
+
+    # --- admins: each refuses a non-admin before anything else ------------------------------
+
+    async def approve(
+        self, withdrawal_id: int, *, admin_telegram_id: int, notes: str | None = None
+    ) -> WithdrawalView:
+        return await self._admin_move(APPROVE, withdrawal_id, admin_telegram_id, notes)
+
+    async def start_processing(
+        self, withdrawal_id: int, *, admin_telegram_id: int, notes: str | None = None
+    ) -> WithdrawalView:
+        return await self._admin_move(PROCESS, withdrawal_id, admin_telegram_id, notes)
+
+    async def reject(
+        self,
+        withdrawal_id: int,
+        *,
+        admin_telegram_id: int,
+        reason: str,
+        notes: str | None = None,
+        from_status: WithdrawalStatus | None = None,
+    ) -> WithdrawalView:
+        """Pending or approved → rejected, the hold refunded once. ``from_status``: the status
+        the admin saw; if another admin moved it meanwhile the reject is refused, not applied to
+        a state the admin never looked at."""
+        transitions.require_admin(self._settings, admin_telegram_id)
+        text = transitions.clean_text(reason, field="reason", required=True)
+        return await self._admin_move(
+            REJECT,
+            withdrawal_id,
+            admin_telegram_id,
+            notes,
+            values={"reject_reason": text},
+            from_status=from_status,
+        )
+
+    async def complete(
+        self,
+        withdrawal_id: int,
+        *,
+        admin_telegram_id: int,
+        tx_hash: str,
+        notes: str | None = None,
+    ) -> WithdrawalView:
+        """Processing → completed with the chain's transaction hash.
+        Raises InvalidAddress (bad_tx_hash) for a hash that does not fit the network."""
+        transitions.require_admin(self._settings, admin_telegram_id)
+        async with self._sessions() as session:
+            network = await queries.network_of(session, withdrawal_id)
+        if network is None:
+            raise NotFound("withdrawal", withdrawal_id=withdrawal_id)
+        normalised = validate_tx_hash(tx_hash, network=network)
+        return await self._admin_move(
+            COMPLETE,
+            withdrawal_id,
+            admin_telegram_id,
+            notes,
+            values={"transaction_hash": normalised},
+        )
+
+    async def _admin_move(
+        self,
+        move: Move,
+        withdrawal_id: int,
+        admin: int,
+        notes: str | None,
+        values: dict[str, object] | None = None,
+        from_status: WithdrawalStatus | None = None,
+    ) -> WithdrawalView:
+        """Raises Forbidden (not_admin), NotFound, InvalidTransition (not_allowed with status,
+        decided_by, decided_at; reason_required; text_too_long)."""
+        transitions.require_admin(self._settings, admin)
+        note = transitions.clean_text(notes, field="notes")
+        async with self._sessions.begin() as session:
+            view = await transitions.apply(
+                session,
+                move,
+                withdrawal_id,
+                admin=admin,
+                notes=note,
+                values=dict(values or {}),
+                from_status=from_status,
+            )
+            await self._finish(session, view, actor="admin")
+        return view
+
+    async def _finish(self, session: AsyncSession, view: WithdrawalView, *, actor: str) -> None:
+        await transitions.settle(session, view)
+        await notify.enqueue_transition(session, self._settings, view, actor=actor)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    async def get(self, withdrawal_id: int) -> WithdrawalView:
+        async with self._sessions() as session:
+            view = await queries.get_view(session, withdrawal_id)
+        if view is None:
+            raise NotFound("withdrawal", withdrawal_id=withdrawal_id)
+        return view
+
+    async def get_by_internal_id(self, internal_id: str) -> WithdrawalView:
+        async with self._sessions() as session:
+            view = await queries.get_view_by_internal_id(session, internal_id)
+        if view is None:
+            raise NotFound("withdrawal", internal_id=internal_id)
+        return view
+
+    async def list_for_user(self, user_id: int, *, limit: int = 10) -> list[WithdrawalView]:
+        """Newest first."""
+        async with self._sessions() as session:
+            return await queries.list_for_user(session, user_id, _limit(limit))
+
+    async def list_pending(
+        self, *, statuses: Iterable[WithdrawalStatus] = AWAITING_ADMIN, limit: int = 50
+    ) -> list[WithdrawalView]:
+        """For /pending: oldest first. Admin-only data: the bot gates the command."""
+        async with self._sessions() as session:
+            return await queries.list_by_status(session, statuses, _limit(limit))
+
+    async def card(self, withdrawal_id: int, *, recent: int = 5) -> WithdrawalCard:
+        """The admin card's facts, read in one snapshot."""
+        async with self._sessions() as session, session.begin():
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            view = await queries.get_view(session, withdrawal_id)
+            if view is None:
+                raise NotFound("withdrawal", withdrawal_id=withdrawal_id)
+            currency = await queries.currency(session, view.currency_code)
+            assert currency is not None  # foreign key
+            balance = await ledger.get_balance(session, view.user.id)
+            page = await ledger.history(session, view.user.id, limit=_limit(recent))
+        return WithdrawalCard(
+            withdrawal=view,
+            currency_name=currency.display_name,
+            network=currency.network,
+            balance=balance,
+            recent=page.entries,
+        )
+
+    async def set_admin_message(self, withdrawal_id: int, message_id: int) -> None:
+        """The notifier records the admin-chat message it posted, to edit it later."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(WithdrawalRequest)
+                .where(WithdrawalRequest.id == withdrawal_id)
+                .values(admin_chat_message_id=message_id)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _limit(value: int) -> int:
+    return min(max(value, 1), 100)

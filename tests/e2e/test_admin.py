@@ -1,0 +1,555 @@
+"""The admin chat through the real wiring (build_app, FakeTelegram, a real database): withdrawal
+cards and their buttons, reply prompts, refusals, races, and the admin commands."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot import texts
+from bot.app import App
+from bot.callbacks import (
+    AdminAdjustCallback,
+    AdminCurrencyAction,
+    AdminCurrencyCallback,
+    AdminCurrencySyncCallback,
+    AdminWithdrawalAction,
+    AdminWithdrawalCallback,
+    ConfirmAction,
+)
+from core import ledger, outbox
+from core.config import NotifierSettings
+from core.db.models import TxType, User, WithdrawalStatus
+from core.ids import new_payment_id
+from core.withdrawals import WithdrawalService, WithdrawalView, refund_key
+from tests.conftest import Db, make_user
+from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp
+from tests.fakes.telegram import FakeTelegram, StoredMessage
+
+D = Decimal
+W = AdminWithdrawalAction
+ADMIN_2 = 777_000_002
+STRANGER = 777_000_666
+FAST_CHATS = NotifierSettings(per_chat_per_second=20.0, group_per_minute=1200.0)
+TRX = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+TX_HASH = "cd" * 32
+NAMES = {ADMIN_ID: "boss", ADMIN_2: "deputy", STRANGER: "lurker"}
+
+CURRENCIES = text(
+    """
+    INSERT INTO currencies (code, name, token, network, needs_memo, is_active, sort_order)
+    VALUES ('BTC', 'Bitcoin', 'BTC', 'btc', false, true, 10),
+           ('USDTTRC20', 'Tether USD (TRC20)', 'USDT', 'trx', false, true, 30)
+    ON CONFLICT DO NOTHING
+    """
+)
+
+
+@pytest.fixture
+async def admin_app(make_app: MakeApp, e2e_db: Db, tg: FakeTelegram) -> App:
+    async with e2e_db.sessions.begin() as session:
+        await session.execute(CURRENCIES)
+    tg.add_chat(ADMIN_CHAT, title="Admins")
+    return await make_app(e2e_db, notifier=FAST_CHATS, admin_ids=[ADMIN_ID, ADMIN_2])
+
+
+async def customer(db: Db, tg: FakeTelegram, amount: str = "100.00", **fields: Any) -> User:
+    user = await make_user(db.sessions, **fields)
+    tg.add_chat(user.telegram_id)
+    async with db.sessions.begin() as session:
+        await ledger.post(
+            session,
+            user_id=user.id,
+            type=TxType.DEPOSIT,
+            amount=D(amount),
+            idempotency_key=f"e2e-admin:{secrets.token_hex(6)}",
+        )
+    return user
+
+
+async def withdraw(app: App, user: User, amount: str = "50.00") -> WithdrawalView:
+    service = WithdrawalService(app.sessions, app.settings)
+    view = await service.request(
+        user_id=user.id, currency_code="USDTTRC20", amount=amount, address=TRX
+    )
+    app.notifier.wake()
+    return view
+
+
+async def get(app: App, withdrawal_id: int) -> WithdrawalView:
+    return await WithdrawalService(app.sessions, app.settings).get(withdrawal_id)
+
+
+async def balance(db: Db, user: User) -> Decimal:
+    async with db.sessions() as session:
+        return (await ledger.get_balance(session, user.id)).balance
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def stored_card(app: App, withdrawal_id: int, message_id: int) -> bool:
+    return (await get(app, withdrawal_id)).admin_chat_message_id == message_id
+
+
+def card_data(withdrawal_id: int, action: AdminWithdrawalAction) -> str:
+    return AdminWithdrawalCallback(id=withdrawal_id, action=action).pack()
+
+
+async def posted_card(tg: FakeTelegram, view: WithdrawalView) -> int:
+    sent = await tg.wait_for_message(ADMIN_CHAT, contains=view.internal_id)
+    return int(sent["message_id"])
+
+
+def card(tg: FakeTelegram, message_id: int) -> StoredMessage:
+    return tg.messages[ADMIN_CHAT][message_id]
+
+
+async def card_shows(tg: FakeTelegram, message_id: int, *needles: str) -> StoredMessage:
+    """Wait until the card was edited to contain every needle."""
+
+    def shows(_: Any) -> bool:
+        current = card(tg, message_id).text or ""
+        return all(n in current for n in needles)
+
+    if not shows(None):
+        await tg.wait_for(shows)
+    return card(tg, message_id)
+
+
+async def press(
+    tg: FakeTelegram, who: int, message_id: int, data: str, *, forged: bool = False
+) -> dict[str, Any]:
+    """Someone in the admin chat presses a button; the callback answer."""
+    query = tg.press_button(
+        who, message_id, ADMIN_CHAT, data, username=NAMES.get(who), check_button=not forged
+    )
+    await tg.wait_for(
+        lambda c: c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == query
+    )
+    answer = tg.callback_answer(query)
+    assert answer is not None
+    return answer
+
+
+async def write(
+    tg: FakeTelegram, who: int, message: str, *, reply_to: int | None = None, expect: str = ""
+) -> dict[str, Any]:
+    """Someone writes in the admin chat; the bot's next message there containing ``expect``."""
+    mark = tg.mark()
+    tg.send_text(
+        who, message, chat_id=ADMIN_CHAT, username=NAMES.get(who), reply_to_message_id=reply_to
+    )
+    return await tg.wait_for_message(ADMIN_CHAT, contains=expect, since=mark)
+
+
+async def user_told(tg: FakeTelegram, user: User, contains: str) -> str:
+    sent = await tg.wait_for_message(user.telegram_id, contains=contains)
+    return str(sent["text"])
+
+
+async def prompt_for(tg: FakeTelegram, who: int, card_id: int, view: WithdrawalView, action: W):
+    mark = tg.mark()
+    answer = await press(tg, who, card_id, card_data(view.id, action))
+    assert answer.get("text") == texts.ADMIN_WD_TOAST["prompt"]
+    verb = "reject" if action is W.REJECT else "complete"
+    prompt = await tg.wait_for_message(ADMIN_CHAT, contains=f"ref: {verb} {view.id}", since=mark)
+    stored = card(tg, prompt["message_id"])
+    assert stored.reply_markup is not None and stored.reply_markup.get("force_reply") is True
+    assert stored.reply_to is not None and stored.reply_to.message_id == card_id
+    return prompt
+
+
+async def test_card_approve_process_complete(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
+    user = await customer(e2e_db, tg, username="eve_payee")
+    async with e2e_db.sessions.begin() as session:  # hostile text must show literally
+        await session.execute(
+            text("UPDATE users SET first_name = :n WHERE id = :id"),
+            {"n": "<i>Eve</i> & <script>", "id": user.id},
+        )
+    view = await withdraw(admin_app, user)
+    card_id = await posted_card(tg, view)
+    shown = card(tg, card_id)
+    body = shown.text or ""
+    for needle in (
+        "Status: 🕓 Pending",
+        f"<i>Eve</i> & <script> @eve_payee (id {user.telegram_id})",
+        "Amount: $50.00",
+        "Fees: $1.50 (network $1.00, service $0.50)",
+        "To send: $48.50 in USDT (TRC20)",
+        "Currency: USDTTRC20 · network trx",
+        f"Address: {TRX}",
+        "Balance now: $50.00 (deposited $100.00, withdrawn $0.00)",
+        "Withdrawal -$50.00 → $50.00",
+        "Deposit +$100.00 → $100.00",
+    ):
+        assert needle in body, (needle, body)
+    assert shown.callback_data() == [card_data(view.id, W.APPROVE), card_data(view.id, W.REJECT)]
+    await until(lambda: stored_card(admin_app, view.id, card_id))
+
+    answer = await press(tg, ADMIN_ID, card_id, card_data(view.id, W.APPROVE))
+    assert answer["text"] == texts.ADMIN_WD_TOAST["approve"]
+    shown = await card_shows(tg, card_id, "Status: 👍 Approved", "approved by @boss")
+    assert shown.callback_data() == [
+        card_data(view.id, W.PROCESS),
+        card_data(view.id, W.COMPLETE),
+        card_data(view.id, W.REJECT),
+    ]
+    await user_told(tg, user, "Withdrawal approved")
+
+    await press(tg, ADMIN_2, card_id, card_data(view.id, W.PROCESS))
+    shown = await card_shows(tg, card_id, "Status: 🔄 Processing", "marked processing by @deputy")
+    assert shown.callback_data() == [card_data(view.id, W.COMPLETE)]
+    await user_told(tg, user, "being sent")
+
+    prompt = await prompt_for(tg, ADMIN_ID, card_id, view, W.COMPLETE)
+    # someone else answering the prompt is refused; a bad hash is refused; nothing changes
+    refused = await write(
+        tg, STRANGER, TX_HASH, reply_to=prompt["message_id"], expect=texts.ADMIN_ONLY
+    )
+    assert refused["text"] == texts.ADMIN_ONLY
+    bad = await write(tg, ADMIN_2, "0xdeadbeef", reply_to=prompt["message_id"], expect="hash")
+    assert bad["text"] == texts.ERRORS["invalid_address.bad_tx_hash"]
+    assert (await get(admin_app, view.id)).status is WithdrawalStatus.PROCESSING
+
+    done = await write(tg, ADMIN_2, TX_HASH.upper(), reply_to=prompt["message_id"], expect="✅")
+    assert done["text"] == f"✅ Withdrawal {view.internal_id} completed (tx {TX_HASH})." + (
+        " The user is told."
+    )
+    shown = await card_shows(tg, card_id, "Status: ✅ Completed", f"Tx hash: {TX_HASH}")
+    assert "completed by @deputy" in (shown.text or "")
+    assert shown.callback_data() == []
+    assert TX_HASH in await user_told(tg, user, "Withdrawal sent")
+    final = await get(admin_app, view.id)
+    assert (final.status, final.completed_by) == (WithdrawalStatus.COMPLETED, ADMIN_2)
+    async with e2e_db.sessions() as session:
+        assert (await ledger.get_balance(session, user.id)).total_withdrawn == D("50.00")
+    title = f"💸 Withdrawal {view.internal_id}"
+    cards = [m for m in tg.sent_messages(ADMIN_CHAT) if m["text"].startswith(title)]
+    assert [m["message_id"] for m in cards] == [card_id]  # one card, edited in place
+
+
+async def test_reject_with_reason_refunds(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
+    user = await customer(e2e_db, tg, amount="80.00")
+    view = await withdraw(admin_app, user, "30.00")
+    card_id = await posted_card(tg, view)
+    assert await balance(e2e_db, user) == D("50.00")
+
+    prompt = await prompt_for(tg, ADMIN_ID, card_id, view, W.REJECT)
+    assert f"ref: reject {view.id} from pending" in prompt["text"]
+    taken = await write(tg, ADMIN_ID, "   .", reply_to=prompt["message_id"], expect="rejected")
+    assert "is back on the user's balance" in taken["text"]
+    assert (await get(admin_app, view.id)).status is WithdrawalStatus.REJECTED
+    shown = await card_shows(tg, card_id, "Status: ❌ Rejected", "Reason: .", "rejected by @boss")
+    assert shown.callback_data() == []
+    assert "back on your balance" in await user_told(tg, user, "Withdrawal rejected")
+    assert await balance(e2e_db, user) == D("80.00")
+
+    # a second answer to the same prompt, and a stale button: already handled, nothing more
+    again = await write(
+        tg, ADMIN_2, "another reason", reply_to=prompt["message_id"], expect="Already"
+    )
+    assert again["text"].startswith("Already handled: rejected by @boss at ")
+    stale = await press(tg, ADMIN_2, card_id, card_data(view.id, W.APPROVE), forged=True)
+    assert stale["text"].startswith("Already handled: rejected by @boss at ")
+    assert stale.get("show_alert") is True
+    async with e2e_db.sessions() as session:
+        refunds = await session.execute(
+            text("SELECT count(*) FROM transactions WHERE idempotency_key = :k"),
+            {"k": refund_key(view.id)},
+        )
+        assert refunds.scalar_one() == 1
+    assert await balance(e2e_db, user) == D("80.00")
+    assert (await get(admin_app, view.id)).reject_reason == "."
+
+
+async def test_reject_reason_is_escaped_and_prompt_survives_restart(
+    make_app: MakeApp, tg: FakeTelegram, e2e_db: Db
+) -> None:
+    async with e2e_db.sessions.begin() as session:
+        await session.execute(CURRENCIES)
+    tg.add_chat(ADMIN_CHAT, title="Admins")
+    first = await make_app(e2e_db, notifier=FAST_CHATS)
+    user = await customer(e2e_db, tg)
+    view = await withdraw(first, user, "20.00")
+    card_id = await posted_card(tg, view)
+    await press(tg, ADMIN_ID, card_id, card_data(view.id, W.APPROVE))
+    await card_shows(tg, card_id, "Status: 👍 Approved")
+    prompt = await prompt_for(tg, ADMIN_ID, card_id, view, W.REJECT)
+    assert f"ref: reject {view.id} from approved" in prompt["text"]
+    await first.stop()
+
+    second = await make_app(e2e_db, notifier=FAST_CHATS)  # a restart mid-flow loses nothing
+    reason = "<b>wrong</b> network & <script>"
+    await write(tg, ADMIN_ID, reason, reply_to=prompt["message_id"], expect="rejected")
+    await card_shows(tg, card_id, "Status: ❌ Rejected", f"Reason: {reason}")
+    assert reason in await user_told(tg, user, "Withdrawal rejected")
+    assert (await get(second, view.id)).status is WithdrawalStatus.REJECTED
+
+
+async def test_non_admin_changes_nothing(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
+    user = await customer(e2e_db, tg)
+    view = await withdraw(admin_app, user)
+    card_id = await posted_card(tg, view)
+    before = card(tg, card_id)
+    text_before, keyboard_before = before.text, before.reply_markup
+    mark = tg.mark()
+    for action in W:
+        answer = await press(tg, STRANGER, card_id, card_data(view.id, action), forged=True)
+        assert answer == {**answer, "text": texts.ADMIN_ONLY, "show_alert": True}
+    refused = await write(tg, STRANGER, "/pending", expect=texts.ADMIN_ONLY)
+    assert refused["text"] == texts.ADMIN_ONLY
+    assert (await get(admin_app, view.id)).status is WithdrawalStatus.PENDING
+    after = card(tg, card_id)
+    assert (after.text, after.reply_markup) == (text_before, keyboard_before)
+    assert not [c for c in tg.calls("editMessageText") if c.seq >= mark]
+    assert not tg.sent_messages(user.telegram_id)  # no push to the user
+
+    # an admin's commands do nothing in a private chat
+    tg.send_text(ADMIN_ID, "/pending")
+    reply = await tg.wait_for_message(ADMIN_ID)
+    assert reply["text"] == texts.UNKNOWN_INPUT
+
+
+async def test_two_admins_press_at_once(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
+    user = await customer(e2e_db, tg)
+    view = await withdraw(admin_app, user)
+    card_id = await posted_card(tg, view)
+    data = card_data(view.id, W.APPROVE)
+    answers = await asyncio.gather(
+        press(tg, ADMIN_ID, card_id, data), press(tg, ADMIN_2, card_id, data)
+    )
+    texts_seen = sorted(a["text"] for a in answers)
+    winner = (await get(admin_app, view.id)).approved_by
+    assert winner in (ADMIN_ID, ADMIN_2)
+    assert texts_seen[0].startswith(f"Already handled: approved by @{NAMES[winner]} at ")
+    assert texts_seen[1] == texts.ADMIN_WD_TOAST["approve"]
+    await card_shows(tg, card_id, f"approved by @{NAMES[winner]}")
+    await user_told(tg, user, "Withdrawal approved")
+
+    # approve and (forged) processing at once on a pending one: the approve wins; processing
+    # is refused (seen pending, or losing the race and told who just acted) or runs after it
+    second = await withdraw(admin_app, user, "10.00")
+    second_card = await posted_card(tg, second)
+    approve_and_process = await asyncio.gather(
+        press(tg, ADMIN_ID, second_card, card_data(second.id, W.APPROVE)),
+        press(tg, ADMIN_2, second_card, card_data(second.id, W.PROCESS), forged=True),
+    )
+    assert approve_and_process[0]["text"] == texts.ADMIN_WD_TOAST["approve"]
+    assert approve_and_process[1]["text"] in (
+        "Not possible now: the withdrawal is pending.",
+        texts.ADMIN_WD_TOAST["process"],
+    ) or approve_and_process[1]["text"].startswith("Already handled: approved by @boss at ")
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["aw1:0:ap", "aw1:-5:ap", "aw1:abc:ap", "aw1:1:zz", "aw1:1", "aw1:99999999999999999999:ap"],
+)
+async def test_forged_callback_data(
+    admin_app: App, tg: FakeTelegram, e2e_db: Db, data: str
+) -> None:
+    user = await customer(e2e_db, tg)
+    view = await withdraw(admin_app, user)
+    card_id = await posted_card(tg, view)
+    mark = tg.mark()
+    answer = await press(tg, ADMIN_ID, card_id, data, forged=True)
+    assert answer["text"] == texts.BUTTON_EXPIRED
+    missing = await press(tg, ADMIN_ID, card_id, card_data(10**15, W.APPROVE), forged=True)
+    assert missing["text"] == texts.ERRORS["not_found"]
+    early = await press(tg, ADMIN_ID, card_id, card_data(view.id, W.COMPLETE), forged=True)
+    assert early["text"] == "Not possible now: the withdrawal is pending."
+    assert (await get(admin_app, view.id)).status is WithdrawalStatus.PENDING
+    assert not [c for c in tg.calls("editMessageText") if c.seq >= mark]
+    assert not [c for c in tg.calls("sendMessage", chat_id=user.telegram_id) if c.seq >= mark]
+
+
+async def add_payment(db: Db, user: User, amount: str, status: str) -> str:
+    internal_id = new_payment_id()
+    async with db.sessions.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO payments (internal_payment_id, user_id, amount_usd, currency_code,"
+                " status) VALUES (:iid, :uid, :amount, 'BTC', :status)"
+            ),
+            {"iid": internal_id, "uid": user.id, "amount": D(amount), "status": status},
+        )
+    return internal_id
+
+
+async def test_commands(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
+    name = f"cmd_{secrets.token_hex(3)}"
+    user = await customer(e2e_db, tg, amount="70.00", username=name)
+    view = await withdraw(admin_app, user, "25.00")
+    await posted_card(tg, view)
+    paid = await add_payment(e2e_db, user, "70.00", "finished")
+    waiting = await add_payment(e2e_db, user, "15.00", "waiting")
+
+    pending = await write(tg, ADMIN_ID, "/pending", expect="awaiting action")
+    assert view.internal_id in pending["text"] and f"@{name}" in pending["text"]
+
+    recent = await write(tg, ADMIN_ID, "/payments", expect="Recent deposits")
+    assert paid in recent["text"] and waiting in recent["text"]
+    only = await write(tg, ADMIN_ID, "/payments waiting", expect="Recent deposits")
+    assert waiting in only["text"] and paid not in only["text"]
+    unknown = await write(tg, ADMIN_ID, "/payments <b>", expect="Unknown status")
+    assert unknown["text"].startswith("Unknown status “<b>”. Use one of: review, creating")
+
+    found = await write(tg, ADMIN_ID, f"/user @{name.upper()}", expect="Balance")
+    for needle in (
+        f"@{name} (id {user.telegram_id})",
+        "Balance: $45.00",
+        "Total deposited: $70.00",
+        view.internal_id,
+        paid,
+        "Withdrawal -$25.00 → $45.00",
+    ):
+        assert needle in found["text"], needle
+    by_id = await write(tg, ADMIN_ID, f"/user {user.telegram_id}", expect="Balance")
+    assert by_id["text"] == found["text"]
+    nobody = await write(tg, ADMIN_ID, "/user @nobody_at_all_here", expect="No user")
+    assert nobody["text"] == texts.USER_NOT_FOUND
+    assert (await write(tg, ADMIN_ID, "/user", expect="Usage"))["text"].startswith("Usage")
+
+    stats = await write(tg, ADMIN_ID, "/stats", expect="Stats")
+    assert "Withdrawals by status" in stats["text"] and "Ledger check" in stats["text"]
+    assert "pending: " in stats["text"]
+    helped = await write(tg, ADMIN_ID, "/help", expect="Admin commands")
+    assert "/adjust" in helped["text"]
+
+
+async def test_adjust_with_confirm(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
+    name = f"adj_{secrets.token_hex(3)}"
+    user = await customer(e2e_db, tg, amount="20.00", username=name)
+
+    usage = await write(tg, ADMIN_ID, f"/adjust @{name} -5", expect="Usage")
+    assert usage["text"].startswith("Usage: /adjust")
+    too_much = await write(tg, ADMIN_ID, f"/adjust @{name} -20.01 oops", expect="Refused")
+    assert "$20.00" in too_much["text"]
+    bad = await write(tg, ADMIN_ID, f"/adjust @{name} 1e3 x", expect="number")
+    assert bad["text"] == texts.ERRORS["invalid_amount.not_a_number"]
+
+    confirm = await write(
+        tg, ADMIN_ID, f"/adjust @{name} -5.00 dup <b>deposit</b>", expect="Confirm"
+    )
+    assert "Balance: $20.00 → $15.00" in confirm["text"]
+    assert "Reason: dup <b>deposit</b>" in confirm["text"]
+    assert await balance(e2e_db, user) == D("20.00")  # nothing before the confirmation
+    ok = AdminAdjustCallback(action=ConfirmAction.CONFIRM).pack()
+    stranger = await press(tg, STRANGER, confirm["message_id"], ok)
+    assert stranger["text"] == texts.ADMIN_ONLY
+    answers = await asyncio.gather(
+        press(tg, ADMIN_ID, confirm["message_id"], ok),
+        press(tg, ADMIN_2, confirm["message_id"], ok),
+    )
+    assert sorted(a["text"] for a in answers) == sorted(
+        [texts.ADJUST_DONE_TOAST, texts.ADJUST_ALREADY]
+    )
+    assert await balance(e2e_db, user) == D("15.00")
+
+    def done(_: Any) -> bool:
+        return "posted" in (card(tg, confirm["message_id"]).text or "")
+
+    await tg.wait_for(done)
+    edited = card(tg, confirm["message_id"])
+    assert "Change: -$5.00 → balance $15.00" in (edited.text or "")
+    assert edited.callback_data() == []
+    late = await press(tg, ADMIN_ID, confirm["message_id"], ok, forged=True)
+    assert late["text"] == texts.BUTTON_EXPIRED
+    assert await balance(e2e_db, user) == D("15.00")
+
+    bonus = await write(tg, ADMIN_ID, f"/bonus {user.telegram_id} 3 welcome", expect="Confirm")
+    no = AdminAdjustCallback(action=ConfirmAction.CANCEL).pack()
+    await press(tg, ADMIN_2, bonus["message_id"], no)
+    await tg.wait_for(lambda _: "Cancelled" in (card(tg, bonus["message_id"]).text or ""))
+    assert await balance(e2e_db, user) == D("15.00")
+    async with e2e_db.sessions() as session:
+        rows = await session.execute(
+            text("SELECT type, amount_usd, description FROM transactions WHERE user_id = :u"),
+            {"u": user.id},
+        )
+        assert [tuple(r) for r in rows.all()][1:] == [
+            ("adjustment", D("-5.00"), "dup <b>deposit</b>")
+        ]
+
+
+async def test_currencies_toggle_and_sync(
+    make_app: MakeApp, tg: FakeTelegram, fresh_db: Db
+) -> None:
+    async with fresh_db.sessions.begin() as session:
+        await session.execute(CURRENCIES)
+    tg.add_chat(ADMIN_CHAT, title="Admins")
+    await make_app(fresh_db, notifier=FAST_CHATS)
+    listing = await write(tg, ADMIN_ID, "/currencies", expect="Currencies")
+    assert "BTC Bitcoin · ✅ on" in listing["text"] or "BTC BTC · ✅ on" in listing["text"]
+    off = AdminCurrencyCallback(action=AdminCurrencyAction.OFF, code="BTC").pack()
+    assert off in card(tg, listing["message_id"]).callback_data()
+
+    refused = await press(tg, STRANGER, listing["message_id"], off)
+    assert refused["text"] == texts.ADMIN_ONLY
+    answer = await press(tg, ADMIN_ID, listing["message_id"], off)
+    assert answer["text"] == "BTC is now off."
+    on = AdminCurrencyCallback(action=AdminCurrencyAction.ON, code="BTC").pack()
+    shown = await card_shows(tg, listing["message_id"], "switched off by an admin")
+    assert on in shown.callback_data()
+    async with fresh_db.sessions() as session:
+        row = await session.execute(
+            text("SELECT is_active, disabled_by_admin FROM currencies WHERE code = 'BTC'")
+        )
+        assert tuple(row.one()) == (False, True)
+
+    mark = tg.mark()
+    await press(tg, ADMIN_ID, listing["message_id"], AdminCurrencySyncCallback().pack())
+    synced = await tg.wait_for_message(ADMIN_CHAT, contains="Currencies synced", since=mark)
+    assert "Active now:" in synced["text"]
+    async with fresh_db.sessions() as session:  # the admin's switch outlives the sync
+        row = await session.execute(
+            text("SELECT is_active, disabled_by_admin FROM currencies WHERE code = 'BTC'")
+        )
+        assert tuple(row.one()) == (False, True)
+
+
+async def test_alerts_reach_the_admin_chat(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
+    hostile = "<b>x</b> & <script>"
+    key = secrets.token_hex(4)
+    async with e2e_db.sessions.begin() as session:
+        await outbox.enqueue(
+            session,
+            chat_id=ADMIN_CHAT,
+            kind="deposit_review",
+            payload={
+                "internal_id": f"PAY_{key}",
+                "reason": "partial_hold",
+                "user_telegram_id": 123456,
+                "username": hostile,
+                "amount_usd": "25.00",
+                "actually_paid": "0.0001",
+                "currency": "BTC",
+            },
+            dedup_key=f"e2e-admin-review-{key}",
+        )
+        await outbox.enqueue(
+            session,
+            chat_id=ADMIN_CHAT,
+            kind="reconcile_alert",
+            payload={"count": 1, "users": 1, "detail": hostile, "more": 0},
+            dedup_key=f"e2e-admin-reconcile-{key}",
+        )
+    admin_app.notifier.wake()
+    review = await tg.wait_for_message(ADMIN_CHAT, contains=f"PAY_{key}")
+    assert "Deposit needs a decision" in review["text"]
+    assert f"@{hostile} (id 123456)" in review["text"] and "Paid: 0.0001 BTC" in review["text"]
+    assert "nothing credited" in review["text"]
+    alert = await tg.wait_for_message(ADMIN_CHAT, contains="1 mismatches")
+    assert hostile in alert["text"]

@@ -1,0 +1,427 @@
+"""The deposit flow through the real wiring: coin → amount → address, amount and a QR photo →
+the provider finishes → the poller (or "Check status") settles → push and balance. Against
+FakeTelegram, FakeNowPayments and a database of this module's own."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot import texts
+from bot.app import App
+from bot.callbacks import (
+    CurrencyPageCallback,
+    DepositCheckCallback,
+    DepositCurrencyCallback,
+    DepositPresetCallback,
+    Flow,
+    MenuAction,
+    MenuCallback,
+)
+from bot.handlers.deposit import send_invoice
+from bot.qr import qr_png
+from bot.states import DepositFlow
+from core.db.models import User
+from core.db.session import create_engine, create_session_factory
+from core.deposit_views import PaymentView, payment_uri, plain, recent_for_user
+from core.poll_schedule import Schedule
+from core.poller import Poller
+from core.users import get_by_telegram_id
+from tests.conftest import Db, DbServer, next_telegram_id
+from tests.e2e.conftest import MakeApp, press, say
+from tests.fakes.nowpayments import FakeNowPayments
+from tests.fakes.telegram import Call, FakeTelegram, StoredMessage, image_info
+
+D = Decimal
+
+# The fake provider's coins with its minimums (USD), then enough extra ones for a second page.
+COINS = text(
+    """
+    INSERT INTO currencies (code, name, token, network, decimal_places, needs_memo,
+                            min_amount_usd, sort_order)
+    VALUES ('BTC', 'Bitcoin', 'BTC', 'btc', 8, false, 2.00, 10),
+           ('ETH', 'Ethereum', 'ETH', 'eth', 18, false, 5.00, 20),
+           ('USDTTRC20', 'Tether USD (TRC20)', 'USDT', 'trx', 6, false, 1.00, 30),
+           ('LTC', 'Litecoin', 'LTC', 'ltc', 8, false, 0.50, 50),
+           ('TRX', 'Tron', 'TRX', 'trx', 6, false, 1.00, 60),
+           ('XRP', 'Ripple', 'XRP', 'xrp', 6, true, 1.00, 70),
+           ('PAGEA', 'Page A', 'PAGEA', 'pagea', 8, false, NULL, 200),
+           ('PAGEB', 'Page B', 'PAGEB', 'pageb', 8, false, NULL, 201),
+           ('PAGEC', 'Page C', 'PAGEC', 'pagec', 8, false, NULL, 202),
+           ('PAGED', 'Page D', 'PAGED', 'paged', 8, false, NULL, 203),
+           ('PAGEE', 'Page E', 'PAGEE', 'pagee', 8, false, NULL, 204)
+    """
+)
+FIRST_PAGE = ["BTC", "ETH", "USDTTRC20", "LTC", "TRX", "XRP", "PAGEA", "PAGEB"]
+SECOND_PAGE = ["PAGEC", "PAGED", "PAGEE"]
+
+# Provider ids are unique per database: each test's fake hands out its own range.
+_first_ids = itertools.count(5_000_000_001, 10_000_000)
+
+
+@pytest.fixture
+async def np() -> AsyncIterator[FakeNowPayments]:
+    async with FakeNowPayments(first_payment_id=next(_first_ids)) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+async def flows_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
+    url = await db_server.create(f"paybot_test_depflow_{secrets.token_hex(4)}", template_db)
+    engine = create_engine(url, pool_size=10)
+    db = Db(url, engine, create_session_factory(engine))
+    async with db.sessions.begin() as session:
+        await session.execute(COINS)
+    yield db
+    await engine.dispose()
+
+
+@pytest.fixture
+async def app(make_app: MakeApp, flows_db: Db) -> App:
+    return await make_app(flows_db)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+async def edited(tg: FakeTelegram, user: int, message_id: int, since: int) -> StoredMessage:
+    await tg.wait_for(
+        lambda c: c.method.startswith("editMessage") and c.params.get("message_id") == message_id,
+        since=since,
+    )
+    return tg.messages[user][message_id]
+
+
+async def user_row(db: Db, telegram_id: int) -> User:
+    async with db.sessions() as session:
+        found = await get_by_telegram_id(session, telegram_id)
+    assert found is not None
+    return found
+
+
+async def deposits_of(db: Db, telegram_id: int) -> list[PaymentView]:
+    user = await user_row(db, telegram_id)
+    async with db.sessions() as session:
+        return await recent_for_user(session, user.id, 100)
+
+
+async def state_of(app: App, user: int) -> tuple[str | None, dict[str, Any]]:
+    context = app.dispatcher.fsm.get_context(app.bot, chat_id=user, user_id=user)
+    return await context.get_state(), await context.get_data()
+
+
+async def open_amount_step(tg: FakeTelegram, user: int, code: str) -> int:
+    """/deposit, pick the coin; the prompt's message id (the coin list, edited)."""
+    picker = await say(tg, user, "/deposit")
+    mark = tg.mark()
+    await press(tg, user, picker["message_id"], DepositCurrencyCallback(code=code).pack())
+    await edited(tg, user, picker["message_id"], mark)
+    return int(picker["message_id"])
+
+
+async def deposit(tg: FakeTelegram, user: int, code: str, amount: str) -> dict[str, Any]:
+    """Through the flow with a typed amount; the photo message with the invoice."""
+    await open_amount_step(tg, user, code)
+    mark = tg.mark()
+    tg.send_text(user, amount)
+    return await tg.wait_for_message(user, contains="Send exactly", since=mark)
+
+
+async def balance_text(tg: FakeTelegram, user: int) -> str:
+    return str((await say(tg, user, "/balance"))["text"])
+
+
+async def answered(tg: FakeTelegram, query: str, since: int) -> None:
+    def matches(call: Call) -> bool:
+        return (
+            call.method == "answerCallbackQuery" and call.params.get("callback_query_id") == query
+        )
+
+    await tg.wait_for(matches, since=since)
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+async def test_deposit_through_the_poller(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
+) -> None:
+    user = next_telegram_id()
+    menu = await say(tg, user, "/start")
+    mark = tg.mark()
+    await press(tg, user, menu["message_id"], MenuCallback(action=MenuAction.DEPOSIT).pack())
+    picker = await edited(tg, user, menu["message_id"], mark)  # the menu turns into the list
+    assert picker.text is not None and picker.text.startswith("Deposit")
+    next_page = CurrencyPageCallback(flow=Flow.DEPOSIT, page=1).pack()
+    assert picker.callback_data() == [
+        *(DepositCurrencyCallback(code=c).pack() for c in FIRST_PAGE),
+        next_page,
+    ]
+    mark = tg.mark()
+    await press(tg, user, menu["message_id"], next_page)
+    page2 = await edited(tg, user, menu["message_id"], mark)
+    assert page2.callback_data() == [
+        *(DepositCurrencyCallback(code=c).pack() for c in SECOND_PAGE),
+        CurrencyPageCallback(flow=Flow.DEPOSIT, page=0).pack(),
+    ]
+
+    invoice = await deposit(tg, user, "BTC", "25")
+    [view] = await deposits_of(flows_db, user)
+    assert (view.status, view.amount_usd, view.currency) == ("waiting", D("25.00"), "BTC")
+    assert view.pay_address is not None and view.pay_amount is not None
+    caption = invoice["caption"]
+    assert f"Send exactly: {view.pay_amount} BTC" in caption
+    assert f"To address: {view.pay_address}" in caption and "Pay before:" in caption
+    code_entities = [e for e in invoice["caption_entities"] if e["type"] == "code"]
+    assert len(code_entities) == 2  # amount and address: tap to copy
+    # A real PNG of exactly the payment URI, drawn locally.
+    [photo] = [c for c in tg.calls("sendPhoto", chat_id=user)]
+    assert photo.upload is not None
+    kind, width, height = image_info(photo.upload.data) or ("", 0, 0)
+    assert kind == "image/png" and width == height >= 200
+    uri = payment_uri("BTC", view.pay_address, view.pay_amount)
+    assert uri == f"bitcoin:{view.pay_address}?amount={view.pay_amount}"
+    assert photo.upload.data == qr_png(uri)
+    stored = tg.messages[user][invoice["message_id"]]
+    assert stored.callback_data() == [DepositCheckCallback(payment_id=view.id).pack()]
+    assert await state_of(app, user) == (None, {})
+
+    # The provider finishes; one poller round settles it.
+    assert view.provider_payment_id is not None
+    np.set_status(view.provider_payment_id, "finished", actually_paid=view.pay_amount)
+    async with flows_db.sessions.begin() as session:  # due now instead of in 10 s
+        await session.execute(
+            text("UPDATE payments SET next_check_at = now() WHERE id = :id"), {"id": view.id}
+        )
+    mark = tg.mark()
+    poller = Poller(app.sessions, app.nowpayments, app.settings, schedule=Schedule())
+    await poller.run_once()  # the app's own poller may have taken it first: same outcome
+    push = await tg.wait_for_message(user, contains="Deposit credited", since=mark)
+    assert "Credited: $25.00" in push["text"] and "Balance: $25.00" in push["text"]
+    assert "Available: $25.00" in await balance_text(tg, user)
+    [done] = await deposits_of(flows_db, user)
+    assert (done.status, done.credited_usd) == ("finished", D("25.00"))
+
+
+async def test_partial_payment_through_check_status(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
+) -> None:
+    user = next_telegram_id()
+    prompt = await open_amount_step(tg, user, "LTC")
+    presets = tg.messages[user][prompt].callback_data()
+    assert presets == [
+        DepositPresetCallback(code="LTC", cents=c).pack() for c in (1000, 2500, 5000, 10000)
+    ]
+    mark = tg.mark()
+    await press(tg, user, prompt, presets[1])  # $25
+    invoice = await tg.wait_for_message(user, contains="Send exactly", since=mark)
+    [view] = await deposits_of(flows_db, user)
+    assert view.amount_usd == D("25.00") and view.pay_amount is not None
+    assert view.provider_payment_id is not None
+    half = (view.pay_amount / 2).quantize(D("0.00000001"))
+    np.set_status(view.provider_payment_id, "partially_paid", actually_paid=half)
+
+    mark = tg.mark()
+    answer = await press(tg, user, invoice["message_id"], stored_check(view))
+    paid = plain(half)
+    credited = (D("25") * half / view.pay_amount).quantize(D("0.01"), ROUND_DOWN)  # pro rata
+    assert D("12.49") <= credited <= D("12.50")
+    assert answer["text"] == (
+        f"Deposit {view.internal_id}: ⚠️ partially paid: {paid} LTC arrived, ${credited} credited"
+    )
+    push = await tg.wait_for_message(user, contains="Partially paid", since=mark)
+    assert f"Paid: {paid} LTC" in push["text"] and f"Credited: ${credited}" in push["text"]
+    assert f"Available: ${credited}" in await balance_text(tg, user)
+    # Final: the invoice's button is gone; pressing an old copy changes nothing more.
+    await tg.wait_for(
+        lambda c: (
+            c.method == "editMessageReplyMarkup"
+            and c.params.get("message_id") == invoice["message_id"]
+        ),
+        since=mark,
+    )
+    assert tg.messages[user][invoice["message_id"]].callback_data() == []
+    mark = tg.mark()
+    again = await press(tg, user, invoice["message_id"], stored_check(view), forged=True)
+    assert "partially paid" in again["text"]
+    await asyncio.sleep(0.3)  # a second push would have been sent by now
+    assert not [c for c in tg.calls(chat_id=user) if c.seq >= mark and c.method.startswith("send")]
+    assert f"Available: ${credited}" in await balance_text(tg, user)
+
+
+def stored_check(view: PaymentView) -> str:
+    return DepositCheckCallback(payment_id=view.id).pack()
+
+
+async def test_check_status_of_someone_elses_payment_changes_nothing(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
+) -> None:
+    owner, other = next_telegram_id(), next_telegram_id()
+    await deposit(tg, owner, "BTC", "30")
+    [view] = await deposits_of(flows_db, owner)
+    assert view.provider_payment_id is not None
+    np.set_status(view.provider_payment_id, "finished", actually_paid=view.pay_amount)
+    menu = await say(tg, other, "/start")
+    asked = np.requests["get_payment"]
+    mark = tg.mark()
+    answer = await press(tg, other, menu["message_id"], stored_check(view), forged=True)
+    assert answer["text"] == texts.error_text("forbidden", "not_owner", {})
+    answer = await press(
+        tg, other, menu["message_id"], DepositCheckCallback(payment_id=2**62).pack(), forged=True
+    )
+    assert answer["text"] == texts.error_text("not_found", "payment", {})
+    for forged in ("dk1:abc", "dk1:0", "dk1:99999999999999999999", "dk1:1:2"):
+        answer = await press(tg, other, menu["message_id"], forged, forged=True)
+        assert answer["text"] == texts.BUTTON_EXPIRED
+    [unchanged] = await deposits_of(flows_db, owner)
+    assert unchanged == view
+    assert np.requests["get_payment"] == asked  # the provider was not even asked
+    assert tg.calls("sendMessage", chat_id=other)[-1].seq < mark
+    assert tg.calls("sendMessage", chat_id=owner)[-1].seq < mark
+    assert "Available: $0.00" in await balance_text(tg, other)
+
+
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [
+        ("NaN", "Send the amount as a number"),
+        ("1e3", "Send the amount as a number"),
+        ("-5", "The amount must be positive."),
+        ("0.001", "Use at most 2 decimals."),
+        ("0", "The amount must be more than zero."),
+        ("9" * 40, "That is too long for an amount."),
+        ("99999999999", "That amount is too large"),
+        ("1", "The minimum is $5.00."),  # refused by core.deposits: the step opens again
+        ("20000", "The maximum is $10,000.00."),
+        ("$ 1 0", "Send the amount as a number"),
+    ],
+)
+async def test_invalid_amounts_keep_the_amount_step(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db, amount: str, error: str
+) -> None:
+    user = next_telegram_id()
+    await open_amount_step(tg, user, "BTC")
+    reply = await say(tg, user, amount)
+    assert reply["text"].startswith(error)
+    assert "Send an amount in USD from $5.00 to $10,000.00" in reply["text"]
+    assert await state_of(app, user) == (DepositFlow.amount.state, {"currency": "BTC"})
+    assert await deposits_of(flows_db, user) == []
+    assert len(np) == 0
+    # ... and a valid amount still goes through
+    mark = tg.mark()
+    tg.send_text(user, "12.50")
+    await tg.wait_for_message(user, contains="Send exactly", since=mark)
+    assert [v.amount_usd for v in await deposits_of(flows_db, user)] == [D("12.50")]
+
+
+async def test_presets_are_taken_once_and_never_after_cancel(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
+) -> None:
+    user = next_telegram_id()
+    prompt = await open_amount_step(tg, user, "ETH")
+    preset = DepositPresetCallback(code="ETH", cents=5000).pack()
+    # A double tap: two queries for one button before the bot answers either.
+    mark = tg.mark()
+    first = tg.press_button(user, prompt, user, preset)
+    second = tg.press_button(user, prompt, user, preset)
+    for query in (first, second):
+        await answered(tg, query, mark)
+    await tg.wait_for_message(user, contains="Send exactly", since=mark)
+    answers = [tg.callback_answer(first), tg.callback_answer(second)]
+    assert sorted(a.get("text", "") for a in answers if a) == ["", texts.DEPOSIT_STEP_EXPIRED]
+    assert [v.amount_usd for v in await deposits_of(flows_db, user)] == [D("50.00")]
+
+    # After /cancel, an amount button of that prompt creates nothing.
+    prompt = await open_amount_step(tg, user, "BTC")
+    assert (await say(tg, user, "/cancel"))["text"] == texts.CANCELLED
+    answer = await press(tg, user, prompt, DepositPresetCallback(code="BTC", cents=1000).pack())
+    assert answer["text"] == texts.DEPOSIT_STEP_EXPIRED
+    # A preset of another coin's prompt does not fit the open step either.
+    await open_amount_step(tg, user, "LTC")
+    forged = DepositPresetCallback(code="BTC", cents=1000).pack()
+    answer = await press(tg, user, prompt, forged, forged=True)
+    assert answer["text"] == texts.DEPOSIT_STEP_EXPIRED
+    assert len(await deposits_of(flows_db, user)) == 1 and len(np) == 1
+
+
+async def test_memo_coin_shows_the_memo_and_a_warning(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
+) -> None:
+    user = next_telegram_id()
+    invoice = await deposit(tg, user, "XRP", "10")
+    [view] = await deposits_of(flows_db, user)
+    assert view.memo and view.pay_address
+    caption = invoice["caption"]
+    assert f"Memo / tag: {view.memo}" in caption
+    assert "Without it the deposit cannot be matched to your account and is lost." in caption
+    [photo] = tg.calls("sendPhoto", chat_id=user)
+    assert photo.upload is not None
+    assert photo.upload.data == qr_png(view.pay_address)  # with a memo: the bare address
+
+
+async def test_long_text_goes_in_its_own_message(app: App, tg: FakeTelegram, flows_db: Db) -> None:
+    """Longer than a caption may be (1024): the photo first, then the text with the button."""
+    user = next_telegram_id()
+    await say(tg, user, "/start")
+    now = datetime.now(UTC)
+    view = PaymentView(
+        id=1,
+        internal_id="PAY_test",
+        user_id=1,
+        user_telegram_id=user,
+        status="waiting",
+        provider_status="waiting",
+        amount_usd=D("10.00"),
+        credited_usd=None,
+        currency="XRP",
+        currency_name="X" * 400,
+        needs_memo=True,
+        pay_amount=D("19.23"),
+        actually_paid=None,
+        pay_address="rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh",
+        memo="1" * 10,
+        payment_uri="rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh",
+        provider_payment_id="1",
+        needs_review=False,
+        expires_at=now + timedelta(days=1),
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
+        check_attempts=0,
+        last_error=None,
+    )
+    assert not texts.fits_caption(texts.deposit_invoice(view))
+    mark = tg.mark()
+    await send_invoice(app.bot, user, view)
+    calls = [c for c in tg.calls(chat_id=user) if c.seq >= mark]
+    assert [c.method for c in calls] == ["sendPhoto", "sendMessage"]
+    assert "caption" not in calls[0].params and calls[1].ok
+    assert tg.messages[user][calls[1].result["message_id"]].callback_data() == [
+        DepositCheckCallback(payment_id=1).pack()
+    ]
+
+
+async def test_restart_loses_only_the_open_step(
+    make_app: MakeApp, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
+) -> None:
+    """Memory storage: after a restart the amount step is gone, its buttons are refused, nothing
+    half-made exists, and /deposit starts cleanly."""
+    first = await make_app(flows_db)
+    user = next_telegram_id()
+    prompt = await open_amount_step(tg, user, "BTC")
+    await first.stop()
+    await make_app(flows_db)
+    answer = await press(tg, user, prompt, DepositPresetCallback(code="BTC", cents=1000).pack())
+    assert answer["text"] == texts.DEPOSIT_STEP_EXPIRED
+    assert (await say(tg, user, "25"))["text"] == texts.UNKNOWN_INPUT
+    assert await deposits_of(flows_db, user) == [] and len(np) == 0
+    await deposit(tg, user, "BTC", "25")
+    assert len(await deposits_of(flows_db, user)) == 1

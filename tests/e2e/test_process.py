@@ -1,0 +1,184 @@
+"""The process: `python -m bot run` as a subprocess against the fakes, graceful and bounded
+shutdown, one poller per token, and a malformed token."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+from pydantic import SecretStr
+
+from bot.app import EXIT_ALREADY_RUNNING, EXIT_CONFIG, run_app
+from bot.handlers import get_routers
+from tests.conftest import Db, next_telegram_id
+from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp, make_settings, say
+from tests.fakes.nowpayments import FakeNowPayments
+from tests.fakes.telegram import FakeTelegram
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bot_env(tg: FakeTelegram, np: FakeNowPayments, db_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
+    env.update(
+        {
+            "PAYBOT_TELEGRAM__BOT_TOKEN": tg.token,
+            "PAYBOT_TELEGRAM__ADMIN_CHAT_ID": str(ADMIN_CHAT),
+            "PAYBOT_TELEGRAM__ADMIN_IDS": f"[{ADMIN_ID}]",
+            "PAYBOT_TELEGRAM__API_BASE_URL": tg.api_base,
+            "PAYBOT_TELEGRAM__SHUTDOWN_GRACE_SECONDS": "10",
+            "PAYBOT_NOWPAYMENTS__API_KEY": np.api_key,
+            "PAYBOT_NOWPAYMENTS__BASE_URL": np.base_url,
+            "PAYBOT_DATABASE__URL": db_url,
+            "PAYBOT_LOGGING__LEVEL": "INFO",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class BotProcess:
+    """`python -m bot run` with its stderr collected as it comes (a full pipe would block it)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        assert proc.stderr is not None
+        self._stderr = asyncio.create_task(proc.stderr.read())
+
+    @classmethod
+    async def start(cls, env: dict[str, str]) -> BotProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        return cls(proc)
+
+    async def finish(self, timeout: float = 30.0) -> tuple[int, str]:  # noqa: ASYNC109
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), timeout)
+        finally:
+            if self.proc.returncode is None:
+                self.proc.kill()
+                await self.proc.wait()
+        return code, (await self._stderr).decode()
+
+
+async def test_run_answers_and_sigterm_waits_for_the_handler_in_flight(
+    tg: FakeTelegram, np: FakeNowPayments, fresh_db: Db
+) -> None:
+    bot = await BotProcess.start(bot_env(tg, np, fresh_db.url))
+    try:
+        await tg.wait_for(lambda c: c.method == "setMyCommands", timeout=60)
+        user = next_telegram_id()
+        reply = await say(tg, user, "/start", first_name="Proc")
+        assert "Welcome, Proc" in reply["text"]
+
+        # Every Bot API call now takes a second: SIGTERM lands while /balance is being answered.
+        tg.latency = 1.0
+        mark = tg.mark()
+        tg.send_text(user, "/balance")
+        await asyncio.sleep(0.5)
+        bot.proc.send_signal(signal.SIGTERM)
+        code, stderr = await bot.finish()
+    finally:
+        if bot.proc.returncode is None:
+            bot.proc.kill()
+    assert code == 0, stderr
+    answer = await tg.wait_for_message(user, since=mark, timeout=0.1)
+    assert "Your balance" in answer["text"]
+    assert "stopping" in stderr and "Traceback" not in stderr
+    assert tg.token not in stderr and tg.token.split(":")[1] not in stderr
+
+
+async def test_a_second_instance_with_the_same_token_refuses_to_start(
+    make_app: MakeApp, tg: FakeTelegram, np: FakeNowPayments, e2e_db: Db
+) -> None:
+    await make_app(e2e_db)  # holds the polling lock
+    mark = tg.mark()
+    second = await BotProcess.start(bot_env(tg, np, e2e_db.url))
+    code, stderr = await second.finish(60)
+    assert code == EXIT_ALREADY_RUNNING
+    assert "already running for bot id 123456789" in stderr
+    # It stopped before talking to Telegram (no deleteWebhook, no commands).
+    assert [c.method for c in tg.calls() if c.seq >= mark and c.method != "getUpdates"] == []
+
+
+async def test_malformed_token_exits_2_naming_the_setting(
+    tg: FakeTelegram,
+    np: FakeNowPayments,
+    e2e_db: Db,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Through the CLI: the config check refuses it before the bot is built.
+    env = bot_env(tg, np, e2e_db.url, PAYBOT_TELEGRAM__BOT_TOKEN="12345:not a token")
+    code, stderr = await (await BotProcess.start(env)).finish()
+    assert code == EXIT_CONFIG
+    assert "telegram.bot_token" in stderr and "not a token" not in stderr
+
+    # run_app itself: a token that slipped past validation fails inside aiogram's Bot(...).
+    settings = make_settings(tg, np, e2e_db.url)
+    bad = settings.telegram.model_copy(update={"bot_token": SecretStr("12345:has space")})
+    assert await run_app(settings.model_copy(update={"telegram": bad})) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "telegram.bot_token" in err and "has space" not in err
+
+
+async def test_stop_waits_for_handlers_but_only_within_the_grace(
+    make_app: MakeApp, tg: FakeTelegram, e2e_db: Db
+) -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def slow(message: Message) -> None:
+        started.set()
+        await asyncio.sleep(0.5)
+        await message.answer("slow done")
+
+    async def stuck(message: Message) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    def routers() -> list[Router]:
+        extra = Router(name="slow")
+        extra.message.register(slow, Command("slow"))
+        extra.message.register(stuck, Command("stuck"))
+        return get_routers(extra)
+
+    user = next_telegram_id()
+    app = await make_app(e2e_db, routers=routers(), shutdown_grace_seconds=1.5)
+    tg.send_text(user, "/slow")
+    await started.wait()
+    began = time.monotonic()
+    await app.stop()
+    assert time.monotonic() - began < 1.5
+    assert [m["text"] for m in tg.sent_messages(user)] == ["slow done"]  # before stop returned
+
+    started.clear()
+    app = await make_app(e2e_db, routers=routers(), shutdown_grace_seconds=1.5)
+    tg.send_text(user, "/stuck")
+    await started.wait()
+    began = time.monotonic()
+    await app.stop()
+    assert 1.4 < time.monotonic() - began < 3.0  # bounded by the grace
+    assert cancelled.is_set()
+    # the update was confirmed: a restart does not run the cut-off handler again
+    assert tg.pending_updates == 0

@@ -1,0 +1,64 @@
+"""The outbox: dedup on enqueue, claims that never overlap, retry bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import text
+
+from core import outbox
+from tests.conftest import Db
+
+
+async def test_enqueue_is_deduplicated_and_payload_exact(fresh_db: Db) -> None:
+    async with fresh_db.sessions.begin() as s:
+        first = await outbox.enqueue(
+            s, chat_id=1, kind="k", payload={"amount": Decimal("0.10")}, dedup_key="d1"
+        )
+        again = await outbox.enqueue(s, chat_id=1, kind="k", payload={}, dedup_key="d1")
+    assert (first, again) == (True, False)
+    async with fresh_db.sessions.begin() as s:
+        claimed = await outbox.claim_due(s)
+    assert [m.payload for m in claimed] == [{"amount": "0.10"}]
+
+
+async def test_concurrent_claims_never_share_a_row(fresh_db: Db) -> None:
+    async with fresh_db.sessions.begin() as s:
+        for i in range(200):
+            await outbox.enqueue(s, chat_id=i, kind="k", payload={}, dedup_key=f"c{i}")
+
+    async def claimer() -> list[int]:
+        got: list[int] = []
+        while True:
+            async with fresh_db.sessions.begin() as s:
+                batch = await outbox.claim_due(s, limit=7)
+            if not batch:
+                return got
+            got.extend(m.id for m in batch)
+
+    results = await asyncio.gather(*(claimer() for _ in range(6)))
+    ids = [i for r in results for i in r]
+    assert len(ids) == len(set(ids)) == 200
+
+
+async def test_retry_then_fail_and_skip_chat(fresh_db: Db) -> None:
+    async with fresh_db.sessions.begin() as s:
+        await outbox.enqueue(s, chat_id=5, kind="k", payload={}, dedup_key="r1")
+        await outbox.enqueue(s, chat_id=6, kind="k", payload={}, dedup_key="r2")
+        await outbox.enqueue(s, chat_id=6, kind="k", payload={}, dedup_key="r3")
+    for attempt in (1, 2):
+        async with fresh_db.sessions.begin() as s:
+            (msg,) = [m for m in await outbox.claim_due(s) if m.chat_id == 5]
+            assert msg.attempts == attempt
+            again = await outbox.retry_later(
+                s, msg.id, delay=timedelta(0), error="boom", max_attempts=2
+            )
+        assert again is (attempt == 1)
+    async with fresh_db.sessions.begin() as s:
+        assert await outbox.skip_chat(s, 6, "blocked") == 2
+        states: dict[str, str] = dict(
+            (await s.execute(text("SELECT dedup_key, state FROM notifications"))).all()
+        )
+    assert states == {"r1": "failed", "r2": "skipped", "r3": "skipped"}

@@ -1,0 +1,150 @@
+"""Money parsing, rounding and formatting."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.errors import InvalidAmount
+from core.money import (
+    format_crypto,
+    format_usd,
+    parse_amount,
+    parse_usd,
+    require_usd,
+    round_credit,
+    round_crypto_up,
+    round_fee,
+    to_decimal,
+)
+
+D = Decimal
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10", "10.00"),
+        ("10.5", "10.50"),
+        ("10,5", "10.50"),
+        (" 0.01 ", "0.01"),
+        ("$25", "25.00"),
+        ("007.10", "7.10"),
+        ("1000000000", "1000000000.00"),
+    ],
+)
+def test_valid_usd(text: str, expected: str) -> None:
+    value = parse_usd(text)
+    assert value == D(expected) and value.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("NaN", "not_a_number"),
+        ("nan", "not_a_number"),
+        ("Infinity", "not_a_number"),
+        ("-Infinity", "not_a_number"),
+        ("inf", "not_a_number"),
+        ("1e3", "not_a_number"),
+        ("1E-2", "not_a_number"),
+        ("1_000", "not_a_number"),
+        ("1,000.00", "not_a_number"),
+        ("1.000,00", "not_a_number"),
+        ("١٠", "not_a_number"),  # Arabic-Indic digits
+        ("１０", "not_a_number"),  # full-width digits
+        ("10\u200b", "not_a_number"),  # zero-width space
+        ("0x10", "not_a_number"),
+        ("10.", "not_a_number"),
+        (".5", "not_a_number"),
+        ("1..2", "not_a_number"),
+        ("+-1", "not_a_number"),
+        ("10 usd", "not_a_number"),
+        ("-5", "negative"),
+        ("0", "zero"),
+        ("0.00", "zero"),
+        ("0.001", "too_many_decimals"),
+        ("10.999", "too_many_decimals"),
+        ("1000000000.01", "too_large"),
+        ("9" * 40, "too_long"),
+    ],
+)
+def test_nasty_usd_strings(text: str, reason: str) -> None:
+    with pytest.raises(InvalidAmount) as info:
+        parse_usd(text)
+    assert info.value.reason == reason
+
+
+def test_negative_allowed_only_when_asked() -> None:
+    assert parse_usd("-5.25", allow_negative=True) == D("-5.25")
+    assert parse_amount("0.00012345", places=8) == D("0.00012345")
+    with pytest.raises(InvalidAmount):
+        parse_amount("0.000123456", places=8)
+
+
+@given(st.decimals(min_value=D("0.01"), max_value=D("1000000000"), places=2))
+def test_formatted_amounts_parse_back(value: Decimal) -> None:
+    assert parse_usd(f"{value:.2f}") == value
+    assert parse_usd(format_usd(value).replace(",", "")) == value
+
+
+@given(st.text(max_size=40))
+def test_any_text_is_an_exact_cent_amount_or_a_typed_error(text: str) -> None:
+    try:
+        value = parse_usd(text)
+    except InvalidAmount:
+        return
+    assert value.is_finite() and value > 0 and value.as_tuple().exponent == -2
+    assert re.fullmatch(r"\s*\$?\s*\+?[0-9]+([.,][0-9]{1,2})?\s*", text)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**9), max_value=10**9))
+def test_rounding_direction(value: Decimal) -> None:
+    # Both round on the cent grid; credits never grow the magnitude, fees never shrink it.
+    assert abs(round_credit(value)) <= abs(value)
+    assert round_credit(value).as_tuple().exponent == -2 == round_fee(value).as_tuple().exponent
+    if value >= 0:
+        assert round_credit(value) <= value <= round_fee(value)
+        assert round_fee(value) - round_credit(value) <= D("0.01")
+
+
+def test_rounding_examples() -> None:
+    assert round_credit(D("9.999")) == D("9.99")
+    assert round_fee(D("0.001")) == D("0.01")
+    assert round_fee(D("1.00")) == D("1.00")
+    assert round_crypto_up(D("0.123456781"), 8) == D("0.12345679")
+
+
+@pytest.mark.parametrize("value", [1.5, True, "NaN", "nan", "Infinity", "1e999", "", "abc", None])
+def test_to_decimal_refuses_floats_and_non_numbers(value: object) -> None:
+    with pytest.raises(InvalidAmount):
+        to_decimal(value)
+
+
+def test_to_decimal_accepts_machine_numbers() -> None:
+    assert to_decimal(D("0.17070286")) == D("0.17070286")
+    assert to_decimal(" 200 ") == D("200")
+    assert to_decimal(5) == D(5)
+    assert to_decimal("1E-8") == D("0.00000001")
+    with pytest.raises(InvalidAmount):
+        to_decimal(D("NaN"))
+
+
+def test_require_usd() -> None:
+    assert require_usd(D("1.5")) == D("1.50")
+    with pytest.raises(InvalidAmount):
+        require_usd(D("1.005"))
+
+
+def test_formatting() -> None:
+    assert format_usd(D("1234.5")) == "$1,234.50"
+    assert format_usd(D("-5"), signed=True) == "-$5.00"
+    assert format_usd(D("5"), signed=True) == "+$5.00"
+    assert format_crypto(D("0.00123400"), "btc") == "0.001234 BTC"
+    assert format_crypto(D("200"), "trx", 6) == "200 TRX"
