@@ -23,7 +23,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, BotCommand
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.factory import create_bot, create_dispatcher, read_sessions
+from bot.factory import create_bot, create_dispatcher
 from bot.handlers import admin, get_routers, user_flows
 from bot.notifier import RENDERERS, Notifier, NotifierTuning, Renderer
 from bot.runtime import AlreadyRunning, PollingLock, UpdatePolling, tune_gc, wait_bounded
@@ -302,9 +302,9 @@ def build_app(
     )
     dispatcher = create_dispatcher(
         settings.telegram,
+        engine=engine,
         sessions=sessions,
         routers=get_routers(*user_flows(), admin.create_router()) if routers is None else routers,
-        readers=read_sessions(engine),
         storage=storage,
         settings=settings,
         nowpayments=nowpayments,

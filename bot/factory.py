@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.middlewares import (
     BannedUsers,
-    DbSession,
+    CurrentUser,
     HandlerContext,
     PinResponseModels,
+    ReadSession,
     RetryRequests,
     Throttling,
 )
@@ -116,27 +117,28 @@ def read_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def create_dispatcher(
     telegram: TelegramSettings,
     *,
+    engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     routers: Sequence[Router],
-    readers: async_sessionmaker[AsyncSession] | None = None,
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
-    """Middlewares in the order they run: throttling (before any DB work), one DB session and
-    the current user, the banned check; then the routers, in the given order. ``sessions``
-    (transactions, for services) goes into the workflow data; ``readers`` makes the per-update
-    session (default: ``sessions``)."""
+    """Middlewares in the order they run: throttling (before any DB work), the current user with
+    their balance, the banned check; then, around the chosen handler, a read session if it takes
+    one and the handler context. Routers are tried in the given order. ``sessions``
+    (transactions, for services) goes into the workflow data."""
     if storage is None:
         storage, events_isolation = create_storage(telegram)
     dp = Dispatcher(
         storage=storage, events_isolation=events_isolation, sessions=sessions, **workflow_data
     )
     dp.update.outer_middleware(Throttling(telegram.throttle_per_second))
-    dp.update.outer_middleware(DbSession(readers or sessions))
+    dp.update.outer_middleware(CurrentUser(engine, sessions))
     dp.update.outer_middleware(BannedUsers())
-    context = HandlerContext()
-    dp.message.middleware(context)
-    dp.callback_query.middleware(context)
+    # Handlers are registered on these two observers only (and errors, which need neither).
+    for inner in (ReadSession(read_sessions(engine)), HandlerContext()):
+        dp.message.middleware(inner)
+        dp.callback_query.middleware(inner)
     dp.include_routers(*routers)
     return dp

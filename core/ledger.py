@@ -92,6 +92,21 @@ class Balance:
     total_withdrawn: Decimal
     last_transaction_at: datetime | None
 
+    @classmethod
+    def from_row(cls, user_id: int, row: Mapping[str, Any] | None) -> Balance:
+        """From a user_balances row; a user with no ledger entry yet (no row, or a LEFT JOIN's
+        NULLs) has zeros."""
+        if row is None or row["balance_usd"] is None:
+            zero = Decimal("0.00")
+            return cls(user_id, zero, zero, zero, None)
+        return cls(
+            user_id,
+            row["balance_usd"],
+            row["total_deposited"],
+            row["total_withdrawn"],
+            row["last_transaction_at"],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
@@ -235,16 +250,7 @@ async def get_balance(session: AsyncSession, user_id: int) -> Balance:
         " FROM user_balances WHERE user_id = $1",
         user_id,
     )
-    if row is None:
-        zero = Decimal("0.00")
-        return Balance(user_id, zero, zero, zero, None)
-    return Balance(
-        user_id,
-        row["balance_usd"],
-        row["total_deposited"],
-        row["total_withdrawn"],
-        row["last_transaction_at"],
-    )
+    return Balance.from_row(user_id, row)
 
 
 async def history(

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.db import raw
 from core.db.models import User
+from core.ledger import Balance
+
+_USER_COLUMNS = (
+    "id", "telegram_id", "username", "first_name", "language", "blocked_bot", "is_banned",
+    "created_at",
+)  # fmt: skip
+_LOAD_WITH_BALANCE = (
+    "SELECT u.id, u.telegram_id, u.username, u.first_name, u.language, u.blocked_bot,"
+    " u.is_banned, u.created_at, b.balance_usd, b.total_deposited, b.total_withdrawn,"
+    " b.last_transaction_at"
+    " FROM users u LEFT JOIN user_balances b ON b.user_id = u.id WHERE u.telegram_id = $1"
+)
 
 
 async def upsert_user(
@@ -48,16 +60,15 @@ async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | 
     ).scalar_one_or_none()
 
 
-async def load_user(session: AsyncSession, telegram_id: int) -> User | None:
-    """A detached snapshot of the user, read in one raw round trip (every update pays for it).
-    Not attached to the session: change users through the functions here, not the snapshot."""
-    row = await raw.fetchrow(
-        session,
-        "SELECT id, telegram_id, username, first_name, language, blocked_bot, is_banned,"
-        " created_at FROM users WHERE telegram_id = $1",
-        telegram_id,
-    )
-    return None if row is None else User(**dict(row))
+async def load_with_balance(engine: AsyncEngine, telegram_id: int) -> tuple[User, Balance] | None:
+    """The user and their balance, in one autocommit read on a pooled connection: every update
+    pays for it, and most screens show the balance. The user is a detached snapshot: change
+    users through the functions here, not the snapshot."""
+    row = await raw.fetchrow_pooled(engine, _LOAD_WITH_BALANCE, telegram_id)
+    if row is None:
+        return None
+    user = User(**{name: row[name] for name in _USER_COLUMNS})
+    return user, Balance.from_row(user.id, row)
 
 
 async def find_user(session: AsyncSession, query: str) -> User | None:

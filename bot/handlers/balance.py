@@ -11,7 +11,7 @@ from bot import keyboards, texts
 from bot.callbacks import MAX_PAGE, HistoryCallback, MenuAction, MenuCallback
 from bot.handlers.common import acknowledge, edit_in_place, private_chat, reply_to
 from core.db.models import User
-from core.ledger import get_balance, history
+from core.ledger import Balance, history
 
 PAGE_SIZE = 5
 
@@ -29,13 +29,13 @@ async def _history(
     return texts.history_page(found, page), markup
 
 
-async def balance_command(message: Message, session: AsyncSession, user: User) -> None:
-    await message.answer(texts.balance_card(await get_balance(session, user.id)))
+async def balance_command(message: Message, balance: Balance) -> None:
+    await message.answer(texts.balance_card(balance))
 
 
-async def balance_button(callback: CallbackQuery, session: AsyncSession, user: User) -> None:
+async def balance_button(callback: CallbackQuery, balance: Balance) -> None:
     await acknowledge(callback)
-    await reply_to(callback, texts.balance_card(await get_balance(session, user.id)))
+    await reply_to(callback, texts.balance_card(balance))
 
 
 async def history_command(message: Message, session: AsyncSession, user: User) -> None:

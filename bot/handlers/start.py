@@ -6,19 +6,17 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import MenuAction, MenuCallback
 from bot.handlers.common import acknowledge, private_chat, reply_to
 from core.db.models import User
-from core.ledger import get_balance
+from core.ledger import Balance
 
 
-async def start(message: Message, session: AsyncSession, user: User, state: FSMContext) -> None:
+async def start(message: Message, user: User, balance: Balance, state: FSMContext) -> None:
     # The user row was created by the DB middleware; /start also leaves any unfinished flow.
     await state.clear()
-    balance = await get_balance(session, user.id)
     await message.answer(
         texts.welcome(user.first_name, balance.balance), reply_markup=keyboards.main_menu()
     )

@@ -1,4 +1,5 @@
-"""One AsyncSession per update, and the current user (registered on first contact)."""
+"""The current user with their balance (registered on first contact), and a read session for
+the handlers that ask for one."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.types import TelegramObject
 from aiogram.types import User as TelegramUser
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.db.models import User
-from core.users import load_user, upsert_user
+from core.ledger import Balance
+from core.users import load_with_balance, upsert_user
 
 
 def _profile(tg: TelegramUser) -> tuple[str | None, str | None, str | None]:
@@ -23,35 +26,32 @@ def _profile(tg: TelegramUser) -> tuple[str | None, str | None, str | None]:
     )
 
 
-async def current_user(session: AsyncSession, tg: TelegramUser) -> User:
+async def current_user(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], tg: TelegramUser
+) -> tuple[User, Balance]:
     """The user's row, created or refreshed by upsert_user when needed (committed at once, so
-    nothing a handler sends can describe a user that is not stored). A returning user with an
-    unchanged profile costs one read instead of a row rewrite and a commit on every update."""
-    user = await load_user(session, tg.id)
-    username, first_name, language = _profile(tg)
-    if (
-        user is None
-        or user.blocked_bot
-        or (user.username, user.first_name, user.language) != (username, first_name, language)
-    ):
+    nothing a handler sends can describe a user that is not stored), and their balance. A
+    returning user with an unchanged profile costs one read and no Session at all."""
+    found = await load_with_balance(engine, tg.id)
+    profile = _profile(tg)
+    if found is not None:
+        user = found[0]
+        if not user.blocked_bot and (user.username, user.first_name, user.language) == profile:
+            return found
+    username, first_name, language = profile
+    async with sessions.begin() as session:
         user = await upsert_user(
             session, tg.id, username=username, first_name=first_name, language=language
         )
-        await session.commit()
-    return user
+    return user, found[1] if found is not None else Balance.from_row(user.id, None)
 
 
-class DbSession(BaseMiddleware):
-    """Handler args ``session`` and ``user``.
+class CurrentUser(BaseMiddleware):
+    """Outer (update) middleware: handler args ``user`` and ``balance`` (as it stood when the
+    update arrived; a handler that moves money shows what its service returns instead)."""
 
-    ``session`` is a READ session on an autocommit connection (see bot.factory.read_sessions):
-    every statement stands alone, so there is no BEGIN/ROLLBACK round trip per update and no
-    transaction left open while a handler talks to Telegram. Never use it for writes that belong
-    together: those go through a core service, which opens its own transaction from the
-    ``sessions`` factory in the workflow data. The user upsert here is a single statement.
-    """
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._engine = engine
         self._sessions = sessions
 
     async def __call__(
@@ -60,9 +60,36 @@ class DbSession(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        async with self._sessions() as session:
+        tg_user: TelegramUser | None = data.get("event_from_user")
+        if tg_user is not None and not tg_user.is_bot:
+            data["user"], data["balance"] = await current_user(
+                self._engine, self._sessions, tg_user
+            )
+        return await handler(event, data)
+
+
+class ReadSession(BaseMiddleware):
+    """Inner middleware: handler arg ``session``, opened only for a handler that takes it.
+
+    It is a READ session on an autocommit connection (see bot.factory.read_sessions): every
+    statement stands alone, so there is no BEGIN/ROLLBACK round trip per update and no
+    transaction left open while a handler talks to Telegram. Never use it for writes that belong
+    together: those go through a core service, which opens its own transaction from the
+    ``sessions`` factory in the workflow data.
+    """
+
+    def __init__(self, readers: async_sessionmaker[AsyncSession]) -> None:
+        self._readers = readers
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        target: HandlerObject | None = data.get("handler")
+        if target is not None and "session" not in target.params and not target.varkw:
+            return await handler(event, data)
+        async with self._readers() as session:
             data["session"] = session
-            tg_user: TelegramUser | None = data.get("event_from_user")
-            if tg_user is not None and not tg_user.is_bot:
-                data["user"] = await current_user(session, tg_user)
             return await handler(event, data)
