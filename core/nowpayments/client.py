@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, Self, TypeVar
 import httpx
 from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, SecretStr, ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from core.errors import ConfigError
 from core.nowpayments.errors import (
@@ -134,7 +134,8 @@ class NowPaymentsClient:
         max_retries: int = 3,
         backoff_initial: float = 0.5,
         backoff_max: float = 10.0,
-        retry_after_max: float = 60.0,
+        retry_after_max: float = 5.0,
+        rate_limit_pause: float = 1.0,
         jwt_ttl: float = 240.0,
         max_connections: int = 10,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -151,7 +152,11 @@ class NowPaymentsClient:
         self._max_retries = max_retries
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        # A read waits out a Retry-After up to this long itself; a longer one is the caller's to
+        # honour (the poller pauses, a user is told when to come back), not a hung call.
         self._retry_after_max = retry_after_max
+        self._rate_limit_pause = rate_limit_pause  # quiet time after a 429 without Retry-After
+        self._quiet_until = 0.0  # monotonic; after a 429 nobody sends before this
         self._jwt_ttl = jwt_ttl
         self._jwt: str | None = None
         self._jwt_expires = 0.0
@@ -361,20 +366,28 @@ class NowPaymentsClient:
         # A fresh AsyncRetrying per call: tenacity keeps per-run state on the instance.
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_retries + 1),
-            retry=retry_if_exception_type((ProviderUnavailable, ProviderRateLimited)),
+            retry=retry_if_exception(self._worth_retrying),
             wait=self._wait,
             before_sleep=lambda state: _log_retry(state, what),
             reraise=True,
         )
         return await retrying(fn)
 
+    def _worth_retrying(self, exc: BaseException) -> bool:
+        if isinstance(exc, ProviderRateLimited):
+            return exc.retry_after is None or exc.retry_after <= self._retry_after_max
+        return isinstance(exc, ProviderUnavailable)
+
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, ProviderRateLimited) and exc.retry_after is not None:
-            return min(exc.retry_after, self._retry_after_max)
+        if isinstance(exc, ProviderRateLimited):
+            return max(exc.retry_after or 0.0, self._quiet_remaining())
         # Full jitter: uniform in [0, min(cap, initial * 2**n)).
         ceiling = min(self._backoff_max, self._backoff_initial * 2 ** (state.attempt_number - 1))
         return random.uniform(0, ceiling)
+
+    def _quiet_remaining(self) -> float:
+        return self._quiet_until - time.monotonic()
 
     async def _token(self, stale: str | None = None) -> str:
         """A cached JWT; ``stale`` is the token the server just refused (refresh unless another
@@ -412,6 +425,14 @@ class NowPaymentsClient:
             headers["Authorization"] = f"Bearer {jwt}"
         if content is not None:
             headers["Content-Type"] = "application/json"
+        if (quiet := self._quiet_remaining()) > 0:
+            # Every caller shares the provider's 429: refused here, nothing sent (so the outcome
+            # of a create is known), and the caller decides whether to wait.
+            raise ProviderRateLimited(
+                f"holding off {method} {path} for {quiet:.1f} s after a 429",
+                retry_after=quiet,
+                status=None,
+            )
         await self._limiter.acquire()
         async with self._slots:
             started = time.perf_counter()
@@ -460,6 +481,8 @@ class NowPaymentsClient:
                 ) from None
         if status == 429:
             retry_after = _parse_retry_after(response.headers.get("retry-after"))
+            pause = self._rate_limit_pause if retry_after is None else retry_after
+            self._quiet_until = max(self._quiet_until, time.monotonic() + pause)
             raise ProviderRateLimited(f"rate limited on {what}", retry_after=retry_after)
         if status >= 500:
             raise ProviderUnavailable(

@@ -560,10 +560,49 @@ async def test_rate_limited_retry_after_honoured(fake: FakeNowPayments, make_cli
     assert second - first >= 0.29
 
 
-async def test_retry_after_is_capped(fake: FakeNowPayments, make_client: MakeClient):
+async def test_a_long_retry_after_is_left_to_the_caller(
+    fake: FakeNowPayments, make_client: MakeClient
+):
+    """A read does not hang for an hour: it fails at once with the delay, and the client sends
+    nothing more until the delay is over."""
     fake.inject("status", Fault.RATE_LIMIT, count=1, retry_after=3600)
-    client = make_client(max_retries=1, retry_after_max=0.05)
-    assert (await asyncio.wait_for(client.status(), 10)).message == "OK"
+    client = make_client(max_retries=3, retry_after_max=5.0)
+    with pytest.raises(ProviderRateLimited) as caught:
+        await asyncio.wait_for(client.status(), 10)
+    assert (caught.value.status, caught.value.retry_after) == (429, 3600)
+    with pytest.raises(ProviderRateLimited) as held:
+        await asyncio.wait_for(client.create_payment(order()), 10)
+    assert held.value.status is None and 3590 < (held.value.retry_after or 0) <= 3600
+    assert held.value.outcome_unknown is False  # nothing was sent
+    assert (fake.requests["status"], fake.requests["create_payment"]) == (1, 0)
+
+
+async def test_a_429_holds_off_every_caller(fake: FakeNowPayments, make_client: MakeClient):
+    fake.inject("status", Fault.RATE_LIMIT, count=1, retry_after="0.4")
+    impatient = make_client(max_retries=0)
+    with pytest.raises(ProviderRateLimited):
+        await impatient.status()
+    with pytest.raises(ProviderRateLimited) as held:  # refused here, not by the provider
+        await impatient.currencies()
+    assert held.value.status is None and 0 < (held.value.retry_after or 0) <= 0.4
+    assert fake.requests["status"] == 1 and fake.requests.get("currencies", 0) == 0
+    await asyncio.sleep(0.45)
+    assert (await impatient.status()).message == "OK"
+
+
+async def test_concurrent_reads_wait_out_a_short_429_together(
+    fake: FakeNowPayments, make_client: MakeClient
+):
+    client = make_client(max_retries=2)
+    fake.inject("status", Fault.RATE_LIMIT, count=1, retry_after="0.8")
+    fake.request_times.clear()
+    first = asyncio.create_task(client.status())
+    await asyncio.sleep(0.2)  # the local fake has answered the 429 by now
+    replies = await asyncio.gather(first, *(client.status() for _ in range(9)))
+    assert [r.message for r in replies] == ["OK"] * 10
+    (limited, _), *later = fake.request_times
+    assert len(later) == 10  # the limited one again, and nine that waited instead of sending
+    assert all(at - limited >= 0.79 for at, _ in later)
 
 
 def test_parse_retry_after():
