@@ -1,9 +1,11 @@
 """When to ask the provider about a payment next.
 
 Young payments are checked often (a user who just paid waits for the confirmation), older ones
-less often, and one check is always placed just after the payment's expiry, when the provider
-should report the final status. Failed checks back off exponentially (with jitter, so a burst
-of failures does not come back as a burst).
+less often, a day-old one (usually an invoice nobody will pay; the provider keeps it open for up
+to 7 days) only every half hour, and one check is always placed just after the payment's expiry,
+when the provider should report the final status. A user who paid late can press "Check status".
+Failed checks back off exponentially (with jitter, so a burst of failures does not come back as a
+burst).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ class Schedule:
     middle_factor: float = 6.0  # base × this until middle_seconds of age
     middle_seconds: float = 2 * 3600
     old_seconds: float = 5 * 60
-    max_seconds: float = 15 * 60
+    stale_after_seconds: float = 24 * 3600
+    stale_seconds: float = 30 * 60
+    max_seconds: float = 30 * 60
     expiry_grace_seconds: float = 60.0
     error_base_seconds: float = 10.0  # first retry after a failed check, doubling
     error_max_seconds: float = 10 * 60
@@ -43,8 +47,10 @@ class Schedule:
             value = self.base_seconds
         elif seconds < self.middle_seconds:
             value = self.base_seconds * self.middle_factor
-        else:
+        elif seconds < self.stale_after_seconds:
             value = self.old_seconds
+        else:
+            value = self.stale_seconds
         return min(value, self.max_seconds)
 
     def next_check(

@@ -684,7 +684,9 @@ def test_schedule_checks_young_payments_often_and_rechecks_at_expiry() -> None:
         middle_factor=6,
         middle_seconds=7200,
         old_seconds=300,
-        max_seconds=900,
+        stale_after_seconds=86400,
+        stale_seconds=1800,
+        max_seconds=1800,
         expiry_grace_seconds=60,
     )
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -696,8 +698,12 @@ def test_schedule_checks_young_payments_often_and_rechecks_at_expiry() -> None:
     assert s.next_check(t0 + timedelta(hours=5), t0, far) == t0 + timedelta(hours=5, minutes=5)
     soon = t0 + timedelta(hours=5, minutes=1)  # expiring before the next regular check
     assert s.next_check(t0 + timedelta(hours=5), t0, soon) == soon + timedelta(seconds=60)
+    day_old = t0 + timedelta(days=2)  # most likely never paid: every half hour
+    assert s.next_check(day_old, t0, far) == day_old + timedelta(minutes=30)
+    last = far - timedelta(minutes=10)  # the re-check at expiry still comes first
+    assert s.next_check(last, t0, far) == far + timedelta(seconds=60)
     late = t0 + timedelta(days=8)
-    assert s.next_check(late, t0, far) == late + timedelta(minutes=5)  # still polled
+    assert s.next_check(late, t0, far) == late + timedelta(minutes=30)  # still polled
     for attempts, ceiling in ((1, 10), (3, 40), (30, 600)):
         wait = (s.after_error(t0, attempts) - t0).total_seconds()
         assert ceiling / 2 <= wait <= ceiling
