@@ -106,9 +106,14 @@ class AdminCurrencyAction(StrEnum):
     OFF = "off"
 
 
-class AdminCurrencyCallback(CallbackData, prefix="ac1"):
+class AdminCurrencyCallback(CallbackData, prefix="ac2"):
     action: AdminCurrencyAction  # the state wanted, so a repeated press changes nothing more
     code: CurrencyCode
+    page: Annotated[int, Field(ge=0, le=MAX_PAGE)] = 0  # the list page to show afterwards
+
+
+class AdminCurrencyPageCallback(CallbackData, prefix="ap1"):
+    page: Annotated[int, Field(ge=0, le=MAX_PAGE)]
 
 
 class AdminCurrencySyncCallback(CallbackData, prefix="as1"):

@@ -13,6 +13,7 @@ from bot.callbacks import (
     AdminAdjustCallback,
     AdminCurrencyAction,
     AdminCurrencyCallback,
+    AdminCurrencyPageCallback,
     AdminCurrencySyncCallback,
     AdminWithdrawalAction,
     AdminWithdrawalCallback,
@@ -161,8 +162,8 @@ _ADMIN_WD_BUTTONS: dict[AdminWithdrawalAction, str] = {
     AdminWithdrawalAction.PROCESS: texts.BTN_WD_PROCESS,
     AdminWithdrawalAction.COMPLETE: texts.BTN_WD_COMPLETE,
 }
-# Buttons per currency list; Telegram allows 100 per message.
-MAX_CURRENCY_BUTTONS = 96
+# Switches per page of the admin's coin list (a synced list can hold hundreds of coins).
+ADMIN_CURRENCIES_PER_PAGE = 30
 
 
 def admin_withdrawal_card(
@@ -186,17 +187,28 @@ def admin_prompt(placeholder: str) -> ForceReply:
     return ForceReply(force_reply=True, selective=True, input_field_placeholder=placeholder[:64])
 
 
-def admin_currencies(coins: Sequence[tuple[str, bool]]) -> InlineKeyboardMarkup:
-    """A switch per coin (code, currently on), then the sync button."""
+def admin_currencies(coins: Sequence[tuple[str, bool]], page: int) -> InlineKeyboardMarkup:
+    """A switch per coin on this page (code, currently on), ◀ ▶ when the list has more pages,
+    then the sync button."""
+    first = page * ADMIN_CURRENCIES_PER_PAGE
     builder = InlineKeyboardBuilder()
-    for code, active in coins[:MAX_CURRENCY_BUTTONS]:
+    for code, active in coins[first : first + ADMIN_CURRENCIES_PER_PAGE]:
         action = AdminCurrencyAction.OFF if active else AdminCurrencyAction.ON
         try:
-            data = AdminCurrencyCallback(action=action, code=code)
+            data = AdminCurrencyCallback(action=action, code=code, page=page)
         except ValueError:  # a code that cannot travel in callback data gets no switch
             continue
         builder.button(text=texts.btn_currency(code, active), callback_data=data)
     builder.adjust(3)
+    turns: list[InlineKeyboardButton] = []
+    if page > 0:
+        previous = AdminCurrencyPageCallback(page=page - 1).pack()
+        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_PREVIOUS, callback_data=previous))
+    if first + ADMIN_CURRENCIES_PER_PAGE < len(coins):
+        following = AdminCurrencyPageCallback(page=page + 1).pack()
+        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_NEXT, callback_data=following))
+    if turns:
+        builder.row(*turns)
     builder.row(
         InlineKeyboardButton(
             text=texts.BTN_CURRENCY_SYNC, callback_data=AdminCurrencySyncCallback().pack()

@@ -980,11 +980,17 @@ def admin_stats(stats: Stats) -> str:
     return _bounded(lines)
 
 
-def admin_currencies(coins: Sequence[Currency]) -> str:
+def admin_currencies(coins: Sequence[Currency], page: int, per_page: int) -> str:
+    """One page of the list (the buttons under it switch the same coins)."""
     if not coins:
         return "No currencies yet. Press Sync to load them from the provider."
-    lines = ["<b>Currencies</b> (press a button to switch a coin off ⛔ or on ✅)", ""]
-    for c in coins:
+    pages = -(-len(coins) // per_page)
+    where = f", page {page + 1} of {pages}" if pages > 1 else ""
+    lines = [
+        f"<b>Currencies</b> ({len(coins)}{where}; a button switches a coin off ⛔ or on ✅)",
+        "",
+    ]
+    for c in coins[page * per_page : (page + 1) * per_page]:
         if c.is_active and not c.disabled_by_admin:
             state = "✅ on"
         elif c.disabled_by_admin:

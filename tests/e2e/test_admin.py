@@ -19,6 +19,7 @@ from bot.callbacks import (
     AdminAdjustCallback,
     AdminCurrencyAction,
     AdminCurrencyCallback,
+    AdminCurrencyPageCallback,
     AdminCurrencySyncCallback,
     AdminWithdrawalAction,
     AdminWithdrawalCallback,
@@ -518,6 +519,55 @@ async def test_currencies_toggle_and_sync(
             text("SELECT is_active, disabled_by_admin FROM currencies WHERE code = 'BTC'")
         )
         assert tuple(row.one()) == (False, True)
+
+
+async def test_a_long_currency_list_pages(
+    make_app: MakeApp, tg: FakeTelegram, fresh_db: Db
+) -> None:
+    codes = [f"COIN{i:02d}" for i in range(70)]  # 3 pages of 30
+    async with fresh_db.sessions.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO currencies (code, name, token, network, needs_memo, is_active,"
+                " sort_order) SELECT c, c, c, 'net', false, true, n"
+                " FROM unnest(CAST(:codes AS text[])) WITH ORDINALITY AS t(c, n)"
+            ),
+            {"codes": codes},
+        )
+    tg.add_chat(ADMIN_CHAT, title="Admins")
+    await make_app(fresh_db, notifier=FAST_CHATS)
+    listing = await write(tg, ADMIN_ID, "/currencies", expect="Currencies")
+    message_id = listing["message_id"]
+    assert "(70, page 1 of 3;" in listing["text"]
+    assert "COIN29" in listing["text"] and "COIN30" not in listing["text"]
+    buttons = card(tg, message_id).callback_data()
+    assert AdminCurrencyCallback(action=AdminCurrencyAction.OFF, code="COIN29").pack() in buttons
+    assert [b for b in buttons if b.startswith("ap1:")] == ["ap1:1"]  # no ◀ on the first page
+    assert len([b for b in buttons if b.startswith("ac2:")]) == 30
+
+    await press(tg, ADMIN_ID, message_id, AdminCurrencyPageCallback(page=1).pack())
+    second = await card_shows(tg, message_id, "page 2 of 3", "COIN30", "COIN59")
+    assert "COIN29" not in (second.text or "") and "COIN60" not in (second.text or "")
+    off = AdminCurrencyCallback(action=AdminCurrencyAction.OFF, code="COIN45", page=1).pack()
+    assert off in second.callback_data()
+    assert {
+        AdminCurrencyPageCallback(page=0).pack(),
+        AdminCurrencyPageCallback(page=2).pack(),
+    } <= set(second.callback_data())
+
+    answer = await press(tg, ADMIN_ID, message_id, off)  # the switch keeps the admin on page 2
+    assert answer["text"] == "COIN45 is now off."
+    await card_shows(tg, message_id, "page 2 of 3", "switched off by an admin")
+    async with fresh_db.sessions() as session:
+        row = await session.execute(text("SELECT is_active FROM currencies WHERE code = 'COIN45'"))
+        assert row.scalar_one() is False
+
+    await press(tg, STRANGER, message_id, AdminCurrencyPageCallback(page=0).pack())
+    assert "page 2 of 3" in (card(tg, message_id).text or "")  # a stranger turns no page
+    forged = AdminCurrencyPageCallback(page=9).pack()
+    await press(tg, ADMIN_ID, message_id, forged, forged=True)
+    last = await card_shows(tg, message_id, "page 3 of 3", "COIN69")  # past the end: the last
+    assert [b for b in last.callback_data() if b.startswith("ap1:")] == ["ap1:1"]  # no ▶
 
 
 async def test_alerts_reach_the_admin_chat(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:

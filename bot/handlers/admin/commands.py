@@ -20,6 +20,7 @@ from bot.callbacks import (
     AdminAdjustCallback,
     AdminCurrencyAction,
     AdminCurrencyCallback,
+    AdminCurrencyPageCallback,
     AdminCurrencySyncCallback,
     ConfirmAction,
 )
@@ -97,9 +98,15 @@ async def stats(
 # --- currencies -----------------------------------------------------------------------------
 
 
-def _currency_list(coins: list[Currency]) -> tuple[str, InlineKeyboardMarkup]:
+def _currency_list(coins: list[Currency], page: int = 0) -> tuple[str, InlineKeyboardMarkup]:
+    """One page of the list; a page past the end (the list shrank) shows the last one."""
+    per_page = keyboards.ADMIN_CURRENCIES_PER_PAGE
+    page = max(0, min(page, (len(coins) - 1) // per_page))
     switches = [(c.code, c.is_active and not c.disabled_by_admin) for c in coins]
-    return texts.admin_currencies(coins), keyboards.admin_currencies(switches)
+    return (
+        texts.admin_currencies(coins, page, per_page),
+        keyboards.admin_currencies(switches, page),
+    )
 
 
 async def currencies_command(
@@ -111,10 +118,24 @@ async def currencies_command(
     await message.answer(text, reply_markup=markup)
 
 
-async def _refresh_list(callback: CallbackQuery, service: AdminService, admin_id: int) -> None:
+async def _refresh_list(
+    callback: CallbackQuery, service: AdminService, admin_id: int, page: int = 0
+) -> None:
     if isinstance(callback.message, Message):
-        text, markup = _currency_list(await service.list_currencies(admin_telegram_id=admin_id))
+        coins = await service.list_currencies(admin_telegram_id=admin_id)
+        text, markup = _currency_list(coins, page)
         await edit_in_place(callback.message, text, markup)
+
+
+async def currency_page(
+    callback: CallbackQuery,
+    callback_data: AdminCurrencyPageCallback,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    admin_id = ensure_admin(settings, callback.from_user)
+    await callback.answer()
+    await _refresh_list(callback, AdminService(sessions, settings), admin_id, callback_data.page)
 
 
 async def currency_button(
@@ -130,7 +151,7 @@ async def currency_button(
         callback_data.code, active, admin_telegram_id=admin_id
     )
     await callback.answer(texts.admin_currency_toast(coin.code, active))
-    await _refresh_list(callback, service, admin_id)
+    await _refresh_list(callback, service, admin_id, callback_data.page)
 
 
 async def sync_button(
@@ -286,6 +307,7 @@ def create_router() -> Router:
     router.message.register(adjust_command, Command("adjust"))
     router.message.register(bonus_command, Command("bonus"))
     router.callback_query.register(currency_button, AdminCurrencyCallback.filter())
+    router.callback_query.register(currency_page, AdminCurrencyPageCallback.filter())
     router.callback_query.register(sync_button, AdminCurrencySyncCallback.filter())
     router.callback_query.register(adjust_button, AdminAdjustCallback.filter())
     return router
