@@ -165,6 +165,7 @@ ERRORS: Mapping[str, str] = {
     "forbidden.banned": BANNED,
     "forbidden.not_owner": "That isn't yours.",
     "forbidden.not_admin": "Only admins can do that.",
+    "forbidden.own_withdrawal": "That is your own withdrawal: another admin has to decide it.",
     "invalid_address": "That address doesn't look right. Please check it and send it again.",
     "invalid_address.empty": "Please send the address.",
     "invalid_address.too_long": "That address is too long. Please check it.",

@@ -31,7 +31,8 @@ from core.money import parse_usd, require_usd
 from core.users import find_user, get_by_telegram_id
 from core.withdrawals import WithdrawalService, WithdrawalView
 from core.withdrawals import queries as withdrawal_queries
-from core.withdrawals.transitions import require_admin
+from core.withdrawals.states import REACHED_BY
+from core.withdrawals.transitions import check_not_own, require_admin
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +298,7 @@ class AdminService:
         view = await self.withdrawals.get(withdrawal_id)
         if action not in offered_actions(view.status):
             raise _not_allowed(view, action)
+        check_not_own(self._settings, REACHED_BY[_TARGET[action]], view, admin_telegram_id)
         return view
 
     async def approve(self, withdrawal_id: int, *, admin_telegram_id: int) -> WithdrawalView:

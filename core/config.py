@@ -131,6 +131,9 @@ class PaymentsSettings(Section):
     service_fee_fixed_usd: Usd = Decimal("0.00")
     service_fee_percent: Percent = Decimal("1")
     max_pending_withdrawals: int = Field(default=3, ge=1)
+    # Four eyes: an admin may not approve, process or complete their own withdrawal (rejecting
+    # it is fine: that only refunds). Set true for a one-admin bot.
+    allow_self_approval: bool = False
     daily_withdrawal_cap_usd: Usd = Decimal("5000.00")
 
     poll_interval_seconds: float = Field(default=10.0, gt=0)

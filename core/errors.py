@@ -47,7 +47,8 @@ class NotFound(PaybotError):
 
 
 class Forbidden(PaybotError):
-    """The acting user may not do this. Reasons: not_admin, not_owner, banned."""
+    """The acting user may not do this. Reasons: not_admin, not_owner, own_withdrawal (an
+    admin deciding their own payout), banned."""
 
     code = "forbidden"
 

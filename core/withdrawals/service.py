@@ -147,8 +147,8 @@ class WithdrawalService:
         values: dict[str, object] | None = None,
         from_status: WithdrawalStatus | None = None,
     ) -> WithdrawalView:
-        """Raises Forbidden (not_admin), NotFound, InvalidTransition (not_allowed with status,
-        decided_by, decided_at; reason_required; text_too_long)."""
+        """Raises Forbidden (not_admin, own_withdrawal), NotFound, InvalidTransition
+        (not_allowed with status, decided_by, decided_at; reason_required; text_too_long)."""
         transitions.require_admin(self._settings, admin)
         note = transitions.clean_text(notes, field="notes")
         async with self._sessions.begin() as session:
@@ -160,6 +160,7 @@ class WithdrawalService:
                 notes=note,
                 values=dict(values or {}),
                 from_status=from_status,
+                not_owner=admin if transitions.owner_excluded(self._settings, move) else None,
             )
             await self._finish(session, view, actor="admin")
         return view

@@ -18,11 +18,18 @@ class Move:
     sources: frozenset[S]
     by_column: str | None  # the acting admin's Telegram id; None when the owner acts
     at_column: str
+    # Sends money out: an admin may not make this move on their own request (unless the
+    # payments.allow_self_approval setting says so).
+    pays_out: bool = False
 
 
-APPROVE = Move(S.APPROVED, frozenset({S.PENDING}), "approved_by", "approved_at")
-PROCESS = Move(S.PROCESSING, frozenset({S.APPROVED}), "processing_by", "processing_at")
-COMPLETE = Move(S.COMPLETED, frozenset({S.PROCESSING}), "completed_by", "completed_at")
+APPROVE = Move(S.APPROVED, frozenset({S.PENDING}), "approved_by", "approved_at", pays_out=True)
+PROCESS = Move(
+    S.PROCESSING, frozenset({S.APPROVED}), "processing_by", "processing_at", pays_out=True
+)
+COMPLETE = Move(
+    S.COMPLETED, frozenset({S.PROCESSING}), "completed_by", "completed_at", pays_out=True
+)
 REJECT = Move(S.REJECTED, frozenset({S.PENDING, S.APPROVED}), "rejected_by", "rejected_at")
 CANCEL = Move(S.CANCELLED, frozenset({S.PENDING}), None, "cancelled_at")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from sqlalchemy import func, update
+from sqlalchemy import exists, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import auth, ledger
@@ -30,6 +30,24 @@ def require_admin(settings: Settings, actor: int) -> None:
     auth.require_admin(settings.telegram.admin_ids, actor)
 
 
+def owner_excluded(settings: Settings, move: Move) -> bool:
+    """Four eyes: the admin who asked for a payout may not approve or send it."""
+    return move.pays_out and not settings.payments.allow_self_approval
+
+
+def _own(view: WithdrawalView, admin: int) -> Forbidden | None:
+    if view.user.telegram_id == admin:
+        return Forbidden("own_withdrawal", withdrawal_id=view.id)
+    return None
+
+
+def check_not_own(settings: Settings, move: Move, view: WithdrawalView, admin: int) -> None:
+    """Early word before asking an admin for a hash; ``apply`` enforces it in the UPDATE.
+    Raises Forbidden (own_withdrawal)."""
+    if owner_excluded(settings, move) and (refusal := _own(view, admin)) is not None:
+        raise refusal
+
+
 def clean_text(value: str | None, *, field: str, required: bool = False) -> str | None:
     """Raises InvalidTransition: reason_required (field), text_too_long (field, max_length)."""
     text = value.strip() if isinstance(value, str) else ""
@@ -43,7 +61,11 @@ def clean_text(value: str | None, *, field: str, required: bool = False) -> str 
 
 
 async def _refuse(
-    session: AsyncSession, move: Move, withdrawal_id: int, owner_id: int | None
+    session: AsyncSession,
+    move: Move,
+    withdrawal_id: int,
+    owner_id: int | None,
+    not_owner: int | None,
 ) -> NoReturn:
     # A new statement in READ COMMITTED: it sees the winner's commit we just waited for.
     current = await queries.get_view(session, withdrawal_id)
@@ -51,6 +73,8 @@ async def _refuse(
         raise NotFound("withdrawal", withdrawal_id=withdrawal_id)
     if owner_id is not None and current.user.id != owner_id:
         raise Forbidden("not_owner", withdrawal_id=withdrawal_id)
+    if not_owner is not None and (refusal := _own(current, not_owner)) is not None:
+        raise refusal
     raise InvalidTransition(
         "not_allowed",
         withdrawal_id=withdrawal_id,
@@ -71,9 +95,11 @@ async def apply(
     notes: str | None = None,
     values: dict[str, Any] | None = None,
     from_status: WithdrawalStatus | None = None,
+    not_owner: int | None = None,
 ) -> WithdrawalView:
     """Move one withdrawal if, at this instant, its status is one the move leaves from
-    (narrowed to ``from_status`` when the caller acted on a card showing that status)."""
+    (narrowed to ``from_status`` when the caller acted on a card showing that status) and, with
+    ``not_owner``, it does not belong to the user with that Telegram id."""
     sources = move.sources if from_status is None else move.sources & {from_status}
     changes: dict[str, Any] = {
         "status": move.target.value,
@@ -89,13 +115,15 @@ async def apply(
     stmt = update(W).where(W.id == withdrawal_id, W.status.in_([s.value for s in sources]))
     if owner_id is not None:
         stmt = stmt.where(W.user_id == owner_id)
+    if not_owner is not None:
+        stmt = stmt.where(~exists().where(User.id == W.user_id, User.telegram_id == not_owner))
     row = await session.scalar(
         stmt.values(**changes)
         .returning(W)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     if row is None:
-        await _refuse(session, move, withdrawal_id, owner_id)
+        await _refuse(session, move, withdrawal_id, owner_id, not_owner)
     user = await session.get(User, row.user_id)
     assert user is not None  # foreign key
     return view_of(row, user)

@@ -29,6 +29,7 @@ from core import ledger, outbox
 from core.config import NotifierSettings
 from core.db.models import TxType, User, WithdrawalStatus
 from core.ids import new_payment_id
+from core.users import upsert_user
 from core.withdrawals import WithdrawalService, WithdrawalView, refund_key
 from tests.conftest import Db, make_user
 from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp
@@ -321,6 +322,37 @@ async def test_non_admin_changes_nothing(admin_app: App, tg: FakeTelegram, e2e_d
     tg.send_text(ADMIN_ID, "/pending")
     reply = await tg.wait_for_message(ADMIN_ID)
     assert reply["text"] == texts.UNKNOWN_INPUT
+
+
+async def test_an_admin_cannot_approve_their_own_withdrawal(
+    admin_app: App, tg: FakeTelegram, e2e_db: Db
+) -> None:
+    async with e2e_db.sessions.begin() as session:
+        me = await upsert_user(session, ADMIN_2, first_name="Deputy")
+        await ledger.post(
+            session,
+            user_id=me.id,
+            type=TxType.DEPOSIT,
+            amount=D("80.00"),
+            idempotency_key=f"e2e-admin:{secrets.token_hex(6)}",
+        )
+    tg.add_chat(ADMIN_2)
+    view = await withdraw(admin_app, me, "30.00")
+    card_id = await posted_card(tg, view)
+    refused = await press(tg, ADMIN_2, card_id, card_data(view.id, W.APPROVE))
+    assert refused["text"] == texts.error_text("forbidden", "own_withdrawal", {})
+    assert (await get(admin_app, view.id)).status is WithdrawalStatus.PENDING
+    approved = await press(tg, ADMIN_ID, card_id, card_data(view.id, W.APPROVE))
+    assert approved["text"] == texts.ADMIN_WD_TOAST["approve"]
+    assert (await get(admin_app, view.id)).approved_by == ADMIN_ID
+    await card_shows(tg, card_id, "approved by @boss")
+    # Asking for the hash is refused too, before the prompt.
+    mark = tg.mark()
+    refused = await press(tg, ADMIN_2, card_id, card_data(view.id, W.COMPLETE))
+    assert refused["text"] == texts.error_text("forbidden", "own_withdrawal", {})
+    prompts = [c for c in tg.calls("sendMessage") if c.seq >= mark]
+    assert not [c for c in prompts if c.params.get("chat_id") == ADMIN_CHAT]
+    assert (await get(admin_app, view.id)).status is WithdrawalStatus.APPROVED
 
 
 async def test_two_admins_press_at_once(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:

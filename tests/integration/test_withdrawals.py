@@ -23,6 +23,7 @@ from core.errors import (
     NotFound,
     PaybotError,
 )
+from core.users import upsert_user
 from core.withdrawals import CARD_KIND, STATUS_KIND, WithdrawalService, hold_key, refund_key
 from tests.conftest import Db, make_user
 
@@ -351,6 +352,65 @@ async def test_non_admin_changes_nothing(db: Db) -> None:
                 await call
             assert info.value.reason == "not_admin"
     assert await snapshot(db, user) == before
+
+
+async def admin_user(db: Db, telegram_id: int) -> User:
+    """The user row of an admin who also uses the bot, with money to withdraw."""
+    async with db.sessions.begin() as session:
+        user = await upsert_user(session, telegram_id, first_name="Admin")
+    await fund(db, user, "100.00")
+    return user
+
+
+async def test_an_admin_cannot_pay_out_their_own_withdrawal(db: Db) -> None:
+    wd = await service(db)
+    me = await admin_user(db, ADMIN_A)
+    own = await wd.request(user_id=me.id, currency_code="BTC", amount="20", address=BTC)
+    before = await snapshot(db, me)
+    for call in (
+        wd.approve(own.id, admin_telegram_id=ADMIN_A),
+        wd.start_processing(own.id, admin_telegram_id=ADMIN_A),
+        wd.complete(own.id, admin_telegram_id=ADMIN_A, tx_hash=TX_HASH),
+    ):
+        with pytest.raises(Forbidden) as info:
+            await call
+        assert info.value.reason == "own_withdrawal"
+    assert await snapshot(db, me) == before
+    assert (await wd.get(own.id)).status is S.PENDING
+
+    # Another admin decides it; the owner still may not send it on.
+    approved = await wd.approve(own.id, admin_telegram_id=ADMIN_B)
+    assert approved.approved_by == ADMIN_B
+    with pytest.raises(Forbidden) as sending:
+        await wd.start_processing(own.id, admin_telegram_id=ADMIN_A)
+    assert sending.value.reason == "own_withdrawal"
+    processing = await wd.start_processing(own.id, admin_telegram_id=ADMIN_B)
+    with pytest.raises(Forbidden):
+        await wd.complete(own.id, admin_telegram_id=ADMIN_A, tx_hash=TX_HASH)
+    assert (await wd.get(own.id)).status is processing.status is S.PROCESSING
+    done = await wd.complete(own.id, admin_telegram_id=ADMIN_B, tx_hash=TX_HASH)
+    assert done.status is S.COMPLETED
+
+
+async def test_an_admin_may_reject_their_own_and_decide_others(db: Db) -> None:
+    wd = await service(db)
+    me = await admin_user(db, ADMIN_B)
+    own = await wd.request(user_id=me.id, currency_code="BTC", amount="20", address=BTC)
+    rejected = await wd.reject(own.id, admin_telegram_id=ADMIN_B, reason="changed my mind")
+    assert rejected.status is S.REJECTED  # refunding oneself moves no money out
+    customer = await funded_user(db, "50.00")
+    theirs = await wd.request(user_id=customer.id, currency_code="BTC", amount="20", address=BTC)
+    assert (await wd.approve(theirs.id, admin_telegram_id=ADMIN_B)).status is S.APPROVED
+
+
+async def test_self_approval_when_the_operator_allows_it(db: Db) -> None:
+    wd = await service(db, allow_self_approval=True)
+    me = await admin_user(db, ADMIN_A)
+    own = await wd.request(user_id=me.id, currency_code="BTC", amount="20", address=BTC)
+    await wd.approve(own.id, admin_telegram_id=ADMIN_A)
+    await wd.start_processing(own.id, admin_telegram_id=ADMIN_A)
+    done = await wd.complete(own.id, admin_telegram_id=ADMIN_A, tx_hash=TX_HASH)
+    assert done.status is S.COMPLETED and done.completed_by == ADMIN_A
 
 
 async def test_banned_and_unknown_users_are_refused(db: Db) -> None:
