@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 import uuid
 from decimal import Decimal
@@ -260,8 +261,18 @@ async def test_errors_are_friendly_and_logged(
     assert record.exc_info is not None
 
 
+def redis_reachable(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(
+    not redis_reachable(), reason="no Redis on 127.0.0.1:6379 (the default FSM storage is memory)"
+)
 async def test_redis_fsm_storage(make_app: MakeApp, tg: FakeTelegram, e2e_db: Db) -> None:
-    pytest.importorskip("redis")  # optional dependency: the memory storage is the default
     from aiogram.fsm.storage.memory import SimpleEventIsolation
     from aiogram.fsm.storage.redis import RedisStorage
 
