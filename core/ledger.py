@@ -161,8 +161,11 @@ def _entry(row: Any, *, created: bool) -> LedgerEntry:
 
 async def _existing(
     session: AsyncSession, key: str, user_id: int, tx_type: TxType, amount: Decimal
-) -> LedgerEntry:
-    row = (await session.execute(_BY_KEY, {"key": key})).one()
+) -> LedgerEntry | None:
+    """The entry already posted under ``key`` (None if there is none), if its terms match."""
+    row = (await session.execute(_BY_KEY, {"key": key})).one_or_none()
+    if row is None:
+        return None
     if row.user_id != user_id or row.type != tx_type.value or row.amount_usd != amount:
         raise IdempotencyConflict(
             "key_reused",
@@ -223,10 +226,14 @@ async def post(
             description=description,
             metadata=dict(metadata or {}),
         )
-    if row["existing_id"] is None and row["balance_usd"] + amount < 0:
+    # The key exists (posted before: same terms return it, others conflict), or the funds fall
+    # short. Look again either way: a same-key posting that committed while this one waited for
+    # the balance lock is newer than the statement's snapshot, so `existing` missed it and the
+    # balance it left may be what fell short.
+    found = await _existing(session, idempotency_key, user_id, tx_type, amount)
+    if found is None:
         raise InsufficientFunds(balance=row["balance_usd"], amount=-amount)
-    # The key exists: posted before (same terms: return it) or for something else (conflict).
-    return await _existing(session, idempotency_key, user_id, tx_type, amount)
+    return found
 
 
 async def add_withdrawn_total(session: AsyncSession, user_id: int, amount: Decimal) -> None:

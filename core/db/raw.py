@@ -23,13 +23,28 @@ async def _fetchrow(driver: asyncpg.Connection, sql: str, args: tuple[Any, ...])
         raise DBAPIError(sql, args, exc) from exc
 
 
+async def _begun(session: AsyncSession) -> asyncpg.Connection:
+    """The session's driver connection, inside the session's transaction.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it executes
+    itself: a raw statement that came first would run, and commit, on its own, outside the
+    transaction its caller opened. So begin it the adapter's own way (private API, pinned by
+    the sqlalchemy version range; tests/integration/test_raw.py proves it)."""
+    pooled = await (await session.connection()).get_raw_connection()
+    adapter: Any = pooled.dbapi_connection
+    if adapter._transaction is None:
+        async with adapter._execute_mutex:
+            if adapter._transaction is None:
+                await adapter._start_transaction()  # nothing to begin on autocommit
+    driver = pooled.driver_connection
+    assert driver is not None
+    return driver
+
+
 async def fetchrow(session: AsyncSession, sql: str, *args: Any) -> Any:
     """One row (an asyncpg Record, read by column name) or None, on the session's own
-    connection (same transaction)."""
-    conn = await session.connection()
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    return await _fetchrow(driver, sql, args)
+    connection, in its transaction."""
+    return await _fetchrow(await _begun(session), sql, args)
 
 
 def _server_refused(exc: BaseException) -> bool:

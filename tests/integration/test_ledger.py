@@ -138,6 +138,62 @@ async def test_concurrent_posts_of_one_key_make_one_row(db: Db) -> None:
     assert (await balance_of(db, user)).balance == D("10.00")
 
 
+async def until_waiting_for_locks(db: Db, count: int) -> None:
+    """Until ``count`` backends of this database wait for a row lock."""
+    for _ in range(500):
+        async with db.sessions() as session:
+            waiting = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"only {waiting} of {count} postings wait for the lock")
+
+
+async def test_concurrent_debits_of_one_key_return_the_one_entry(db: Db) -> None:
+    """A debit that empties the balance, posted 30 times at once under one key: the waiters
+    must find the winner's entry, not report the balance it left as insufficient."""
+    user = await make_user(db.sessions)
+    await credit(db, user, "50.00", f"fund-{user.id}")
+    key = f"debit-once-{user.id}"
+
+    async def debit() -> ledger.LedgerEntry:
+        async with db.sessions.begin() as session:
+            return await ledger.post(
+                session,
+                user_id=user.id,
+                type=TxType.ADJUSTMENT,
+                amount=D("-50.00"),
+                idempotency_key=key,
+            )
+
+    # The first posting holds the balance lock until the others have started and wait for it
+    # (their statements' snapshots then predate its commit).
+    async with db.sessions.begin() as first:
+        winner = await ledger.post(
+            first, user_id=user.id, type=TxType.ADJUSTMENT, amount=D("-50.00"), idempotency_key=key
+        )
+        waiting = [asyncio.create_task(debit()) for _ in range(30)]
+        await until_waiting_for_locks(db, 30)
+    entries = [winner, *await asyncio.gather(*waiting)]
+    assert len({e.id for e in entries}) == 1 and sum(e.created for e in entries) == 1
+    assert all(e.balance_after == D("0.00") for e in entries)
+    assert (await balance_of(db, user)).balance == D("0.00")
+    with pytest.raises(InsufficientFunds):  # a new key still finds no money
+        async with db.sessions.begin() as session:
+            await ledger.post(
+                session,
+                user_id=user.id,
+                type=TxType.ADJUSTMENT,
+                amount=D("-0.01"),
+                idempotency_key=f"{key}-2",
+            )
+
+
 async def test_reused_key_with_other_terms_is_refused(db: Db, user: User) -> None:
     key = f"reuse-{user.id}"
     await credit(db, user, "10.00", key)
