@@ -26,17 +26,30 @@ _ENQUEUE = text(
 ).bindparams(bindparam("payload", type_=JSONB))
 
 # A claimed row is pushed into the future by the lease, so a crashed notifier's rows come back.
+# A row for a user who has blocked the bot is not claimed but skipped (a send would only earn
+# another 403); writing to the bot again clears the flag, and later rows go out as usual.
 _CLAIM = text(
     """
+    WITH due AS (
+        SELECT n.id, EXISTS (SELECT 1 FROM users u
+                              WHERE u.telegram_id = n.chat_id AND u.blocked_bot) AS blocked
+          FROM notifications n
+         WHERE n.state = 'pending' AND n.next_attempt_at <= now()
+         ORDER BY n.next_attempt_at, n.id
+         LIMIT :limit
+           FOR UPDATE OF n SKIP LOCKED
+    )
     UPDATE notifications n
-       SET next_attempt_at = now() + make_interval(secs => :lease), attempts = n.attempts + 1
-      FROM (SELECT id FROM notifications
-             WHERE state = 'pending' AND next_attempt_at <= now()
-             ORDER BY next_attempt_at, id
-             LIMIT :limit
-             FOR UPDATE SKIP LOCKED) due
+       SET next_attempt_at = CASE WHEN due.blocked THEN n.next_attempt_at
+                                  ELSE now() + make_interval(secs => :lease) END,
+           attempts = CASE WHEN due.blocked THEN n.attempts ELSE n.attempts + 1 END,
+           state = CASE WHEN due.blocked THEN 'skipped' ELSE n.state END,
+           last_error = CASE WHEN due.blocked THEN 'the user has blocked the bot'
+                             ELSE n.last_error END
+      FROM due
      WHERE n.id = due.id
-    RETURNING n.id, n.chat_id, n.kind, n.payload, n.dedup_key, n.attempts, n.created_at
+    RETURNING n.id, n.chat_id, n.kind, n.payload, n.dedup_key, n.attempts, n.created_at,
+              due.blocked
     """
 )
 
@@ -95,11 +108,13 @@ class OutboxMessage:
 async def claim_due(
     session: AsyncSession, *, limit: int = 50, lease_seconds: float = 60.0
 ) -> list[OutboxMessage]:
-    """Claim due rows for sending (commit right after); several notifiers never share a row."""
+    """Claim due rows for sending (commit right after); several notifiers never share a row.
+    Rows for users who have blocked the bot are skipped instead (see _CLAIM)."""
     rows = (await session.execute(_CLAIM, {"limit": limit, "lease": lease_seconds})).all()
     return [
         OutboxMessage(r.id, r.chat_id, r.kind, r.payload, r.dedup_key, r.attempts, r.created_at)
         for r in rows
+        if not r.blocked
     ]
 
 

@@ -9,7 +9,8 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from core import outbox
-from tests.conftest import Db
+from core.users import upsert_user
+from tests.conftest import Db, make_user
 
 
 async def test_enqueue_is_deduplicated_and_payload_exact(fresh_db: Db) -> None:
@@ -62,3 +63,27 @@ async def test_retry_then_fail_and_skip_chat(fresh_db: Db) -> None:
             (await s.execute(text("SELECT dedup_key, state FROM notifications"))).all()
         )
     assert states == {"r1": "failed", "r2": "skipped", "r3": "skipped"}
+
+
+async def test_rows_for_a_user_who_blocked_the_bot_are_skipped(fresh_db: Db) -> None:
+    blocked = await make_user(fresh_db.sessions, blocked_bot=True)
+    other = await make_user(fresh_db.sessions)
+    async with fresh_db.sessions.begin() as s:
+        for n, chat in enumerate((blocked.telegram_id, other.telegram_id, -100500)):
+            await outbox.enqueue(s, chat_id=chat, kind="k", payload={}, dedup_key=f"b{n}")
+    async with fresh_db.sessions.begin() as s:
+        claimed = await outbox.claim_due(s)
+    assert sorted(m.chat_id for m in claimed) == sorted([other.telegram_id, -100500])
+    async with fresh_db.sessions() as s:
+        row = (
+            await s.execute(
+                text("SELECT state, attempts, last_error FROM notifications WHERE dedup_key='b0'")
+            )
+        ).one()
+    assert tuple(row) == ("skipped", 0, "the user has blocked the bot")
+
+    async with fresh_db.sessions.begin() as s:  # they wrote to the bot again
+        await upsert_user(s, blocked.telegram_id, first_name="Back")
+        await outbox.enqueue(s, chat_id=blocked.telegram_id, kind="k", payload={}, dedup_key="b3")
+    async with fresh_db.sessions.begin() as s:
+        assert [m.dedup_key for m in await outbox.claim_due(s)] == ["b3"]
