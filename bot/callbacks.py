@@ -116,6 +116,18 @@ class AdminCurrencyPageCallback(CallbackData, prefix="ap1"):
     page: Annotated[int, Field(ge=0, le=MAX_PAGE)]
 
 
+class AdminReviewAction(StrEnum):
+    CREDIT = "credit"
+    CLOSE = "close"
+
+
+class AdminReviewCallback(CallbackData, prefix="ar1"):
+    """A deposit under review; the amount a credit posts is the core's, never the button's."""
+
+    payment_id: RowId
+    action: AdminReviewAction
+
+
 class AdminCurrencySyncCallback(CallbackData, prefix="as1"):
     pass
 

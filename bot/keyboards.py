@@ -15,6 +15,8 @@ from bot.callbacks import (
     AdminCurrencyCallback,
     AdminCurrencyPageCallback,
     AdminCurrencySyncCallback,
+    AdminReviewAction,
+    AdminReviewCallback,
     AdminWithdrawalAction,
     AdminWithdrawalCallback,
     ConfirmAction,
@@ -214,6 +216,38 @@ def admin_currencies(coins: Sequence[tuple[str, bool]], page: int) -> InlineKeyb
             text=texts.BTN_CURRENCY_SYNC, callback_data=AdminCurrencySyncCallback().pack()
         )
     )
+    return builder.as_markup()
+
+
+def admin_review(
+    choices: Sequence[tuple[int, str, Decimal | None]], *, name_each: bool = False
+) -> InlineKeyboardMarkup | None:
+    """Per deposit under review (row id, internal id, what a credit would post): Credit (when
+    something can be credited) and Close. ``name_each`` labels buttons with the deposit id (a
+    list of several)."""
+    builder = InlineKeyboardBuilder()
+    widths: list[int] = []
+    for payment_id, internal_id, credit in choices[: ITEM_BUTTONS * 2]:
+        label = internal_id if name_each else None
+        row = 0
+        if credit is not None:
+            builder.button(
+                text=texts.btn_review_credit(credit, label),
+                callback_data=AdminReviewCallback(
+                    payment_id=payment_id, action=AdminReviewAction.CREDIT
+                ),
+            )
+            row += 1
+        builder.button(
+            text=texts.btn_review_close(label),
+            callback_data=AdminReviewCallback(
+                payment_id=payment_id, action=AdminReviewAction.CLOSE
+            ),
+        )
+        widths.append(row + 1)
+    if not widths:
+        return None
+    builder.adjust(*widths)
     return builder.as_markup()
 
 

@@ -189,6 +189,11 @@ ERRORS: Mapping[str, str] = {
     ),
     "invalid_transition": "That can't be done any more: it has already changed.",
     "invalid_transition.reason_required": "Please give a reason.",
+    "invalid_transition.not_under_review": "That deposit is not waiting for a decision.",
+    "invalid_transition.nothing_to_credit": (
+        "Nothing to credit: it was credited already, or the amount that arrived is unknown."
+        " Use /adjust if money must move."
+    ),
     "invalid_transition.text_too_long": "That is too long (at most {max_length} characters).",
     "provider_refused": "The payment provider refused this. Please try another amount or coin.",
     "provider_unavailable": "The payment provider is not reachable right now. Try again soon.",
@@ -262,9 +267,28 @@ def _lines(*pairs: tuple[str, str | None]) -> list[str]:
     return [f"{label}: {value}" for label, value in pairs if value is not None]
 
 
+# Why a deposit ended as it did, where the status alone does not say.
+DEPOSIT_NOTES: Mapping[str, str] = {
+    "partial_hold": "An admin will look at it; you will be told here.",
+    "amount_unknown": "An admin will look at it; you will be told here.",
+    "review_credit": "An admin reviewed it: what arrived is credited to your balance.",
+    "review_close": (
+        "An admin reviewed it: nothing is credited. If you think that is wrong, contact support"
+        " with the deposit id."
+    ),
+}
+_REVIEW_TITLES = {
+    "review_credit": "✅ Deposit credited after review",
+    "review_close": "Deposit reviewed",
+}
+
+
 def deposit_status(payload: Mapping[str, Any]) -> str:
     status = str(payload.get("status") or "")
-    title = DEPOSIT_STATUS.get(status, f"Deposit status: {esc(status or 'unknown')}")
+    reason = str(payload.get("reason") or "")
+    title = _REVIEW_TITLES.get(reason) or DEPOSIT_STATUS.get(
+        status, f"Deposit status: {esc(status or 'unknown')}"
+    )
     coin = _text(payload, "currency") or ""
     pay = _text(payload, "pay_amount")
     paid = _text(payload, "actually_paid")
@@ -279,7 +303,8 @@ def deposit_status(payload: Mapping[str, Any]) -> str:
         ("Credited", _usd(payload, "credited_usd")),
         ("Balance", _usd(payload, "balance_usd")),
     )
-    return "\n".join([f"<b>{title}</b>", "", *body]).strip()
+    note = [DEPOSIT_NOTES[reason]] if reason in DEPOSIT_NOTES else []
+    return "\n".join([f"<b>{title}</b>", "", *body, *note]).strip()
 
 
 def withdrawal_status(payload: Mapping[str, Any]) -> str:
@@ -661,7 +686,8 @@ ADMIN_ONLY = "Sorry, only admins can do that."
 ADMIN_HELP = (
     "<b>Admin commands</b> (this chat only)\n\n"
     "/pending — withdrawals awaiting action (pending, approved, processing)\n"
-    "/payments [status|review] — recent deposits, optionally by status\n"
+    "/payments [status|review] — recent deposits, optionally by status; <i>review</i> lists"
+    " the ones waiting for a decision, with Credit / Close buttons\n"
     "/user &lt;telegram id | @username&gt; — balance, totals, last transactions\n"
     "/stats — totals by status, balances, ledger check\n"
     "/currencies — deposit coins: switch on or off, sync from the provider\n"
@@ -669,7 +695,10 @@ ADMIN_HELP = (
     "/bonus &lt;user&gt; &lt;amount&gt; &lt;reason&gt; — credit a bonus (asks to confirm)\n\n"
     "Withdrawal cards: press Approve or Reject; after approval Processing or Mark completed. "
     "Reject and Mark completed ask for the reason or the transaction hash: answer by replying "
-    "to that message."
+    "to that message.\n\n"
+    "Deposits that need a decision (a partial payment on hold, a provider reply that disagrees):"
+    " Credit posts what arrived, once; Close ends the review without moving money (use /adjust"
+    " for anything else)."
 )
 
 BTN_WD_APPROVE = "✅ Approve"
@@ -794,6 +823,40 @@ def admin_already_handled(params: Mapping[str, Any], names: Mapping[int, Person]
     if status == "cancelled":
         text += " by the user"
     elif isinstance(by, int):
+        text += f" by {plain_name(by, names)}"
+    if isinstance(at, datetime):
+        text += f" at {when(at)}"
+    return _clip(text + ".", 200)
+
+
+def btn_review_credit(amount: Decimal, internal_id: str | None = None) -> str:
+    return f"✅ Credit {format_usd(amount)}" + (f" · {internal_id}" if internal_id else "")
+
+
+def btn_review_close(internal_id: str | None = None) -> str:
+    return "✖ Close review" + (f" · {internal_id}" if internal_id else "")
+
+
+REVIEW_TOAST = {
+    "credit": "Credited. The user is told.",
+    "close": "Review closed.",
+}
+
+
+def admin_review_decided(
+    internal_id: str, credited: Decimal | None, admin_id: int, names: Mapping[int, Person]
+) -> str:
+    """The line added under a deposit notice once an admin has decided it."""
+    what = f"credited {format_usd(credited)}" if credited is not None else "review closed"
+    stamp = when(datetime.now(UTC))
+    return f"✔️ {esc(internal_id)}: {what} by {esc(plain_name(admin_id, names))} at {stamp}"
+
+
+def admin_review_already(params: Mapping[str, Any], names: Mapping[int, Person]) -> str:
+    """Plain text (a callback alert, at most 200 characters)."""
+    by, at = params.get("decided_by"), params.get("decided_at")
+    text = "Already decided"
+    if isinstance(by, int):
         text += f" by {plain_name(by, names)}"
     if isinstance(at, datetime):
         text += f" at {when(at)}"

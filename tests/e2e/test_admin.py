@@ -21,13 +21,16 @@ from bot.callbacks import (
     AdminCurrencyCallback,
     AdminCurrencyPageCallback,
     AdminCurrencySyncCallback,
+    AdminReviewAction,
+    AdminReviewCallback,
     AdminWithdrawalAction,
     AdminWithdrawalCallback,
     ConfirmAction,
 )
-from core import ledger, outbox
+from core import deposit_notify, ledger, outbox
 from core.config import NotifierSettings
-from core.db.models import TxType, User, WithdrawalStatus
+from core.db.models import Payment, TxType, User, WithdrawalStatus
+from core.deposit_notify import REVIEW_KIND
 from core.ids import new_payment_id
 from core.users import upsert_user
 from core.withdrawals import WithdrawalService, WithdrawalView, refund_key
@@ -419,6 +422,99 @@ async def add_payment(db: Db, user: User, amount: str, status: str) -> str:
             {"iid": internal_id, "uid": user.id, "amount": D(amount), "status": status},
         )
     return internal_id
+
+
+async def held_deposit(db: Db, user: User, *, paid: str, of: str, amount: str) -> tuple[int, str]:
+    """A partially paid deposit held for review, its notice queued for the admin chat (as
+    settlement leaves it under the hold policy)."""
+    internal_id = new_payment_id()
+    async with db.sessions.begin() as session:
+        payment_id = await session.scalar(
+            text(
+                "INSERT INTO payments (internal_payment_id, user_id, amount_usd, currency_code,"
+                " status, provider_status, pay_amount, actually_paid, needs_review, completed_at)"
+                " VALUES (:iid, :uid, :amount, 'BTC', 'partially_paid', 'partially_paid',"
+                " :of, :paid, true, now()) RETURNING id"
+            ),
+            {
+                "iid": internal_id,
+                "uid": user.id,
+                "amount": D(amount),
+                "of": D(of),
+                "paid": D(paid),
+            },
+        )
+        payment = await session.get(Payment, payment_id)
+        assert payment is not None
+        await deposit_notify.to_admins(
+            session,
+            ADMIN_CHAT,
+            REVIEW_KIND,
+            payment,
+            user,
+            deposit_notify.facts(payment, previous="waiting", reason="partial_hold"),
+            reply_status="partially_paid",
+            reply_paid=D(paid),
+        )
+    assert isinstance(payment_id, int)
+    return payment_id, internal_id
+
+
+async def test_a_held_deposit_is_credited_from_the_admin_chat(
+    admin_app: App, tg: FakeTelegram, e2e_db: Db
+) -> None:
+    user = await customer(e2e_db, tg, amount="5.00")
+    payment_id, internal_id = await held_deposit(
+        e2e_db, user, paid="0.0002", of="0.0005", amount="50.00"
+    )  # 40 % of $50 arrived
+    admin_app.notifier.wake()
+    notice = await tg.wait_for_message(ADMIN_CHAT, contains=internal_id)
+    assert "Deposit needs a decision" in notice["text"]
+    credit = AdminReviewCallback(payment_id=payment_id, action=AdminReviewAction.CREDIT).pack()
+    close = AdminReviewCallback(payment_id=payment_id, action=AdminReviewAction.CLOSE).pack()
+    buttons = card(tg, notice["message_id"]).callback_data()
+    assert buttons == [credit, close]
+    assert "Credit $20.00" in str(card(tg, notice["message_id"]).reply_markup)
+
+    refused = await press(tg, STRANGER, notice["message_id"], credit)
+    assert refused["text"] == texts.ADMIN_ONLY
+    assert await balance(e2e_db, user) == D("5.00")
+
+    done = await press(tg, ADMIN_ID, notice["message_id"], credit)
+    assert done["text"] == texts.REVIEW_TOAST["credit"]
+    decided = await card_shows(tg, notice["message_id"], "credited $20.00 by @boss")
+    assert decided.callback_data() == []  # no buttons left on a decided notice
+    pushed = await user_told(tg, user, "Deposit credited after review")
+    assert "Balance: $25.00" in pushed and internal_id in pushed
+    assert await balance(e2e_db, user) == D("25.00")
+
+    again = await press(tg, ADMIN_2, notice["message_id"], close, forged=True)
+    assert again["text"].startswith("Already decided by @boss at ")
+    assert await balance(e2e_db, user) == D("25.00")
+
+
+async def test_payments_review_lists_the_waiting_deposits_with_buttons(
+    admin_app: App, tg: FakeTelegram, e2e_db: Db
+) -> None:
+    user = await customer(e2e_db, tg, amount="1.00")
+    first_id, first = await held_deposit(e2e_db, user, paid="0.1", of="0.4", amount="10.00")
+    second_id, second = await held_deposit(e2e_db, user, paid="0.2", of="0.4", amount="10.00")
+    listing = await write(tg, ADMIN_ID, "/payments review", expect="Recent deposits")
+    assert first in listing["text"] and second in listing["text"]
+    data = card(tg, listing["message_id"]).callback_data()
+    close_first = AdminReviewCallback(payment_id=first_id, action=AdminReviewAction.CLOSE).pack()
+    assert close_first in data
+    assert (
+        AdminReviewCallback(payment_id=second_id, action=AdminReviewAction.CREDIT).pack() in data
+    )
+
+    answer = await press(tg, ADMIN_ID, listing["message_id"], close_first)
+    assert answer["text"] == texts.REVIEW_TOAST["close"]
+    after = await card_shows(tg, listing["message_id"], f"{first}: review closed by @boss")
+    left = after.callback_data()
+    assert close_first not in left and any(str(second_id) in d for d in left)  # the other stays
+    await user_told(tg, user, "Deposit reviewed")
+    assert await balance(e2e_db, user) == D("1.00")
 
 
 async def test_commands(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:

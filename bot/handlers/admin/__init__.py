@@ -19,10 +19,12 @@ from bot import texts
 from bot.callbacks import (
     AdminAdjustCallback,
     AdminCurrencyCallback,
+    AdminCurrencyPageCallback,
     AdminCurrencySyncCallback,
+    AdminReviewCallback,
     AdminWithdrawalCallback,
 )
-from bot.handlers.admin import commands, withdrawals
+from bot.handlers.admin import commands, deposits, withdrawals
 from bot.handlers.admin.access import (
     admin_callback,
     admin_chat_message,
@@ -59,8 +61,10 @@ def create_refusal_router() -> Router:
         or_f(
             AdminWithdrawalCallback.filter(),
             AdminCurrencyCallback.filter(),
+            AdminCurrencyPageCallback.filter(),
             AdminCurrencySyncCallback.filter(),
             AdminAdjustCallback.filter(),
+            AdminReviewCallback.filter(),
         ),
     )
     router.message.filter(admin_chat_message)
@@ -74,6 +78,8 @@ def create_router() -> Router:
     gate = Router(name=f"{__name__}.gate")
     gate.message.filter(admin_message)
     gate.callback_query.filter(admin_callback)
-    gate.include_routers(withdrawals.create_router(), commands.create_router())
+    gate.include_routers(
+        withdrawals.create_router(), deposits.create_router(), commands.create_router()
+    )
     router.include_routers(gate, create_refusal_router())
     return router

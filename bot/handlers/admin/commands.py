@@ -30,6 +30,7 @@ from core.admin import PAYMENT_FILTERS, AdminService
 from core.config import Settings
 from core.currencies import CurrencyCatalog
 from core.db.models import Currency, TxType
+from core.deposit_review import creditable
 from core.errors import InsufficientFunds, InvalidAmount, NotFound
 from core.money import parse_usd
 from core.nowpayments import NowPaymentsClient
@@ -64,7 +65,10 @@ async def payments(
         return
     service = AdminService(sessions, settings)
     views = await service.recent_payments(wanted, admin_telegram_id=admin_id)
-    await message.answer(texts.admin_payments(views, wanted))
+    # Deposits waiting for a decision get their Credit / Close buttons here too.
+    waiting = [(v.id, v.internal_id, creditable(v)) for v in views if v.needs_review]
+    markup = keyboards.admin_review(waiting, name_each=True)
+    await message.answer(texts.admin_payments(views, wanted), reply_markup=markup)
 
 
 async def user_command(

@@ -19,6 +19,7 @@ from bot.notifier import Rendered, Renderer
 from core.admin import RECONCILE_ALERT_KIND as RECONCILE_ALERT
 from core.admin import AdminService, offered_actions, people
 from core.config import Settings
+from core.deposit_review import review_options
 from core.errors import NotFound
 from core.outbox import OutboxMessage
 from core.settlement import ALERT_KIND as DEPOSIT_ALERT
@@ -69,13 +70,36 @@ def card_renderer(service: AdminService) -> Renderer:
     return render
 
 
+def _payment_id(payload: Mapping[str, Any]) -> int | None:
+    value = payload.get("payment_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def deposit_notice(render: Callable[[Mapping[str, Any]], str]) -> Renderer:
+    """A deposit review or alert, with Credit / Close buttons while it is still under review."""
+
+    async def renderer(message: OutboxMessage, session: AsyncSession) -> Rendered:
+        text = render(message.payload)
+        payment_id = _payment_id(message.payload)
+        if payment_id is None:
+            return Rendered(text)
+        options = await review_options(session, payment_id)
+        if options is None or not options[0]:  # gone, or decided before this was sent
+            return Rendered(text)
+        internal_id = str(message.payload.get("internal_id") or payment_id)
+        markup = keyboards.admin_review([(payment_id, internal_id, options[1])])
+        return Rendered(text, reply_markup=markup)
+
+    return renderer
+
+
 def create_renderers(
     sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> dict[str, Renderer]:
     """The admin chat's kinds; merge over bot.notifier.RENDERERS."""
     return {
         CARD_KIND: card_renderer(AdminService(sessions, settings)),
-        DEPOSIT_REVIEW: _plain(texts.admin_deposit_review),
-        DEPOSIT_ALERT: _plain(texts.admin_deposit_alert),
+        DEPOSIT_REVIEW: deposit_notice(texts.admin_deposit_review),
+        DEPOSIT_ALERT: deposit_notice(texts.admin_deposit_alert),
         RECONCILE_ALERT: _plain(texts.admin_reconcile_alert),
     }

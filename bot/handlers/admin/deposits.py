@@ -1,0 +1,74 @@
+"""Deposits under review in the admin chat: the Credit / Close buttons under a deposit notice
+and under /payments review. The decision and its rules are core's (core.deposit_review)."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import texts
+from bot.callbacks import AdminReviewCallback
+from bot.handlers.admin.access import ensure_admin, valid_id
+from bot.handlers.common import edit_in_place
+from bot.notifier import Notifier
+from core.admin import AdminService
+from core.config import Settings
+from core.deposit_review import ReviewDecision
+from core.errors import InvalidTransition
+
+
+async def review_button(
+    callback: CallbackQuery,
+    callback_data: AdminReviewCallback,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    notifier: Notifier,
+) -> None:
+    admin_id = ensure_admin(settings, callback.from_user)
+    if not valid_id(callback_data.payment_id):
+        await callback.answer(texts.BUTTON_EXPIRED, show_alert=True)
+        return
+    service = AdminService(sessions, settings)
+    decision = ReviewDecision(callback_data.action.value)
+    try:
+        result = await service.review_deposit(
+            callback_data.payment_id, decision, admin_telegram_id=admin_id
+        )
+    except InvalidTransition as exc:
+        if exc.reason != "not_under_review":
+            raise
+        by = exc.params.get("decided_by")
+        names = await service.people([by] if isinstance(by, int) else [])
+        await callback.answer(texts.admin_review_already(exc.params, names), show_alert=True)
+        return
+    notifier.wake()  # the user's message
+    await callback.answer(texts.REVIEW_TOAST[decision.value])
+    message = callback.message
+    if isinstance(message, Message) and message.html_text:
+        names = await service.people([admin_id])
+        line = texts.admin_review_decided(result.internal_id, result.credited, admin_id, names)
+        # The decided deposit's buttons go; a list keeps the others' (they stay valid).
+        markup = message.reply_markup
+        if markup is not None:
+            rows = [
+                [b for b in row if not _for_payment(b.callback_data, result.payment_id)]
+                for row in markup.inline_keyboard
+            ]
+            rows = [row for row in rows if row]
+            markup = markup.model_copy(update={"inline_keyboard": rows}) if rows else None
+        await edit_in_place(message, f"{message.html_text}\n\n{line}", markup)
+
+
+def _for_payment(data: str | None, payment_id: int) -> bool:
+    try:
+        return data is not None and AdminReviewCallback.unpack(data).payment_id == payment_id
+    except (TypeError, ValueError):  # another kind of button
+        return False
+
+
+def create_router() -> Router:
+    """Behind the admin gate (see bot.handlers.admin)."""
+    router = Router(name=__name__)
+    router.callback_query.register(review_button, AdminReviewCallback.filter())
+    return router

@@ -1,0 +1,183 @@
+"""An admin ends a deposit's review: credit a held payment exactly once, or close it."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from core import deposit_review, deposits, ledger
+from core.db.models import Payment, User
+from core.deposit_review import ReviewDecision
+from core.errors import Forbidden, InvalidTransition
+from core.nowpayments import NowPaymentsClient
+from core.settlement import STATUS_KIND, ledger_key
+from tests.conftest import Db, make_user
+from tests.fakes.nowpayments import FakeNowPayments
+from tests.integration.test_deposit_support import (
+    ADMIN,
+    client,
+    deposit_db,
+    deposits_of,
+    events_of,
+    fake,
+    make_policy,
+    make_settings,
+    notes_of,
+    payment_row,
+    pro_rata,
+)
+
+__all__ = ["client", "deposit_db", "fake"]  # fixtures used here by name
+
+D = Decimal
+ADMIN_2 = ADMIN + 1
+SETTINGS = make_settings()
+TWO_ADMINS = SETTINGS.model_copy(
+    update={"telegram": SETTINGS.telegram.model_copy(update={"admin_ids": [ADMIN, ADMIN_2]})}
+)
+HOLD = make_policy(partial_payment_policy="hold")
+
+
+@pytest.fixture
+async def user(deposit_db: Db) -> User:
+    return await make_user(deposit_db.sessions)
+
+
+async def held(db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User) -> int:
+    """A $20 deposit partially paid under the hold policy: final, nothing credited, flagged."""
+    view = await deposits.create_deposit(
+        db.sessions,
+        client,
+        SETTINGS,
+        user_id=user.id,
+        amount_usd="20",
+        currency_code="BTC",
+        policy=HOLD,
+    )
+    assert view.provider_payment_id is not None
+    fake.play(view.provider_payment_id, "partially_paid")
+    for _ in range(12):
+        seen = await deposits.check_status(
+            db.sessions, client, HOLD, user_telegram_id=user.telegram_id, payment_id=view.id
+        )
+        if seen.is_final:
+            break
+    row = await payment_row(db, view.id)
+    assert row.status == "partially_paid" and row.needs_review and row.credited_usd is None
+    return view.id
+
+
+async def balance(db: Db, user: User) -> Decimal:
+    async with db.sessions() as session:
+        return (await ledger.get_balance(session, user.id)).balance
+
+
+async def test_credit_posts_what_arrived_once_and_tells_the_user(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    payment_id = await held(deposit_db, client, fake, user)
+    row = await payment_row(deposit_db, payment_id)
+    expected = pro_rata(row.amount_usd, row.actually_paid, row.pay_amount)
+    assert D("0") < expected < D("20")
+
+    result = await deposit_review.decide(
+        deposit_db.sessions, SETTINGS, payment_id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
+    )
+    assert (result.credited, result.balance) == (expected, expected)
+    assert await deposits_of(deposit_db, user.id) == [
+        (expected, ledger_key(payment_id), payment_id)
+    ]
+    row = await payment_row(deposit_db, payment_id)
+    assert not row.needs_review and row.credited_usd == expected
+    assert ("partially_paid", "review:credit") in await events_of(deposit_db, payment_id)
+    told = (await notes_of(deposit_db, payment_id, STATUS_KIND))[-1].payload
+    assert told["reason"] == "review_credit" and D(told["balance_usd"]) == expected
+
+    with pytest.raises(InvalidTransition) as again:
+        await deposit_review.decide(
+            deposit_db.sessions,
+            SETTINGS,
+            payment_id,
+            ReviewDecision.CLOSE,
+            admin_telegram_id=ADMIN,
+        )
+    assert again.value.reason == "not_under_review"
+    assert again.value.params["decided_by"] == ADMIN
+    assert await balance(deposit_db, user) == expected
+
+
+async def test_two_admins_at_once_credit_exactly_once(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    payment_id = await held(deposit_db, client, fake, user)
+
+    async def press(admin: int, decision: ReviewDecision) -> object:
+        try:
+            return await deposit_review.decide(
+                deposit_db.sessions, TWO_ADMINS, payment_id, decision, admin_telegram_id=admin
+            )
+        except InvalidTransition as exc:
+            return exc.reason
+
+    outcomes = await asyncio.gather(
+        *(press(ADMIN if i % 2 else ADMIN_2, ReviewDecision.CREDIT) for i in range(10)),
+        *(press(ADMIN, ReviewDecision.CLOSE) for _ in range(4)),
+    )
+    winners = [o for o in outcomes if isinstance(o, deposit_review.ReviewResult)]
+    assert len(winners) == 1
+    assert [o for o in outcomes if not isinstance(o, deposit_review.ReviewResult)] == [
+        "not_under_review"
+    ] * 13
+    credited = await deposits_of(deposit_db, user.id)
+    assert len(credited) == (1 if winners[0].decision is ReviewDecision.CREDIT else 0)
+    assert await balance(deposit_db, user) == (winners[0].credited or D("0.00"))
+
+
+async def test_close_moves_no_money_and_tells_the_waiting_user(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    payment_id = await held(deposit_db, client, fake, user)
+    result = await deposit_review.decide(
+        deposit_db.sessions, SETTINGS, payment_id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
+    )
+    assert result.credited is None
+    assert await deposits_of(deposit_db, user.id) == []
+    row = await payment_row(deposit_db, payment_id)
+    assert not row.needs_review and row.credited_usd is None
+    told = (await notes_of(deposit_db, payment_id, STATUS_KIND))[-1].payload
+    assert told["reason"] == "review_close"
+
+
+async def test_refusals_change_nothing(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    payment_id = await held(deposit_db, client, fake, user)
+    before = await payment_row(deposit_db, payment_id)
+    with pytest.raises(Forbidden):
+        await deposit_review.decide(
+            deposit_db.sessions,
+            SETTINGS,
+            payment_id,
+            ReviewDecision.CREDIT,
+            admin_telegram_id=user.telegram_id,
+        )
+    async with deposit_db.sessions.begin() as session:  # what arrived is no longer known
+        row = await session.get(Payment, payment_id)
+        assert row is not None
+        row.actually_paid = None
+    with pytest.raises(InvalidTransition) as unknown:
+        await deposit_review.decide(
+            deposit_db.sessions,
+            SETTINGS,
+            payment_id,
+            ReviewDecision.CREDIT,
+            admin_telegram_id=ADMIN,
+        )
+    assert unknown.value.reason == "nothing_to_credit"
+    after = await payment_row(deposit_db, payment_id)
+    assert after.needs_review and after.credited_usd is None and before.needs_review
+    assert await deposits_of(deposit_db, user.id) == []
+    async with deposit_db.sessions() as session:
+        assert await deposit_review.review_options(session, payment_id) == (True, None)
