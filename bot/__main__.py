@@ -13,10 +13,11 @@ from collections.abc import Sequence
 
 from core.config import Settings, load_settings, require_bot_settings
 from core.errors import ConfigError
-from core.logging import setup_logging
+from core.logging import redact, setup_logging
 
 log = logging.getLogger("paybot")
 
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 
@@ -85,6 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _config_failure(error)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # e.g. the database unreachable, the embedded server not starting
+        print(
+            redact(f"paybot: {args.command} failed: {type(exc).__name__}: {exc}"),
+            file=sys.stderr,
+        )
+        log.debug("%s failed", args.command, exc_info=exc)  # the traceback at DEBUG
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

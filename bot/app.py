@@ -33,6 +33,7 @@ from core.config import Settings
 from core.currencies import CurrencyCatalog
 from core.db.session import create_engine, create_session_factory, database_url
 from core.errors import ConfigError
+from core.logging import redact
 from core.nowpayments import NowPaymentsClient
 from core.poller import Poller
 
@@ -331,7 +332,7 @@ def build_app(
 
 def _say(message: str) -> None:
     # stderr directly: these end the process and must be readable without any log set-up.
-    sys.stderr.write(f"paybot: {message}\n")
+    sys.stderr.write(f"paybot: {redact(message)}\n")
     sys.stderr.flush()
 
 

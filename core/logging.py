@@ -32,9 +32,19 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+_active = RedactSecrets()
+
+
+def redact(text: str) -> str:
+    """``text`` with the secrets setup_logging was given (and anything token-shaped) removed,
+    for what goes to stderr without passing through logging."""
+    return _active.redact(text)
+
+
 def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> RedactSecrets:
     """Root handler on stderr; every record passes the redaction filter before formatting."""
-    redactor = RedactSecrets(secrets)
+    global _active
+    redactor = _active = RedactSecrets(secrets)
     handler = logging.StreamHandler()
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")

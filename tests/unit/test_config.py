@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 import sys
 from decimal import Decimal
@@ -147,3 +148,28 @@ def test_cli_exits_2_with_a_clear_message_and_no_traceback(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "telegram.bot_token" in result.stderr and "PAYBOT_TELEGRAM__BOT_TOKEN" in result.stderr
     assert "12:short" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_database_failures_are_one_line_without_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "empty.yaml").write_text("{}\n")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PAYBOT_CONFIG": str(tmp_path / "empty.yaml"),
+        "PAYBOT_DATABASE__URL": f"postgresql://paybot:s3cret-pass@127.0.0.1:{port}/paybot",
+    }
+    for command in ("migrate", "reconcile"):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        assert f"paybot: {command} failed: " in result.stderr
+        assert "Traceback" not in result.stderr and "s3cret-pass" not in result.stderr
