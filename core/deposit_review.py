@@ -88,10 +88,10 @@ async def _last_decision(session: AsyncSession, payment_id: int) -> dict[str, ob
         await session.execute(
             text(
                 "SELECT (raw->>'admin_telegram_id')::bigint AS admin, created_at"
-                " FROM payment_events WHERE payment_id = :id AND note LIKE 'review:%'"
+                " FROM payment_events WHERE payment_id = :id AND starts_with(note, :prefix)"
                 " ORDER BY id DESC LIMIT 1"
             ),
-            {"id": payment_id},
+            {"id": payment_id, "prefix": _NOTE},
         )
     ).first()
     return {} if row is None else {"decided_by": row.admin, "decided_at": row.created_at}
@@ -172,11 +172,3 @@ async def decide(
                 dedup_key=f"deposit:{p.id}:review:{decision.value}",
             )
     return ReviewResult(p.id, p.internal_payment_id, decision, credited, balance, user.telegram_id)
-
-
-async def under_review(session: AsyncSession, *, limit: int = 20) -> list[Payment]:
-    """Payments waiting for a decision, oldest first."""
-    found = await session.scalars(
-        select(Payment).where(Payment.needs_review).order_by(Payment.id).limit(limit)
-    )
-    return list(found)

@@ -14,7 +14,7 @@ _USER_COLUMNS = (
     "id", "telegram_id", "username", "first_name", "language", "blocked_bot", "is_banned",
     "created_at",
 )  # fmt: skip
-_LOAD_WITH_BALANCE = (
+_LOAD_WITH_BALANCE = (  # the user columns are _USER_COLUMNS
     "SELECT u.id, u.telegram_id, u.username, u.first_name, u.language, u.blocked_bot,"
     " u.is_banned, u.created_at, b.balance_usd, b.total_deposited, b.total_withdrawn,"
     " b.last_transaction_at"

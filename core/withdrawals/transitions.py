@@ -35,17 +35,16 @@ def owner_excluded(settings: Settings, move: Move) -> bool:
     return move.pays_out and not settings.payments.allow_self_approval
 
 
-def _own(view: WithdrawalView, admin: int) -> Forbidden | None:
+def _refuse_own(view: WithdrawalView, admin: int) -> None:
     if view.user.telegram_id == admin:
-        return Forbidden("own_withdrawal", withdrawal_id=view.id)
-    return None
+        raise Forbidden("own_withdrawal", withdrawal_id=view.id)
 
 
 def check_not_own(settings: Settings, move: Move, view: WithdrawalView, admin: int) -> None:
     """Early word before asking an admin for a hash; ``apply`` enforces it in the UPDATE.
     Raises Forbidden (own_withdrawal)."""
-    if owner_excluded(settings, move) and (refusal := _own(view, admin)) is not None:
-        raise refusal
+    if owner_excluded(settings, move):
+        _refuse_own(view, admin)
 
 
 def clean_text(value: str | None, *, field: str, required: bool = False) -> str | None:
@@ -73,8 +72,8 @@ async def _refuse(
         raise NotFound("withdrawal", withdrawal_id=withdrawal_id)
     if owner_id is not None and current.user.id != owner_id:
         raise Forbidden("not_owner", withdrawal_id=withdrawal_id)
-    if not_owner is not None and (refusal := _own(current, not_owner)) is not None:
-        raise refusal
+    if not_owner is not None:
+        _refuse_own(current, not_owner)
     raise InvalidTransition(
         "not_allowed",
         withdrawal_id=withdrawal_id,
