@@ -191,8 +191,9 @@ ERRORS: Mapping[str, str] = {
     "invalid_transition.reason_required": "Please give a reason.",
     "invalid_transition.not_under_review": "That deposit is not waiting for a decision.",
     "invalid_transition.nothing_to_credit": (
-        "Nothing to credit: it was credited already, or the amount that arrived is unknown."
-        " Use /adjust if money must move."
+        "Nothing to credit: the provider has not settled this deposit yet, it was refunded or"
+        " credited already, or the amount that arrived is unknown. Close the review, or use"
+        " /adjust if money must move."
     ),
     "invalid_transition.text_too_long": "That is too long (at most {max_length} characters).",
     "provider_refused": "The payment provider refused this. Please try another amount or coin.",
@@ -663,10 +664,10 @@ def withdrawals_list(views: Sequence[WithdrawalView]) -> str:
             f"To: <code>{esc(view.wallet_address)}</code>",
         ]
         if view.status == "rejected" and view.reject_reason:
-            lines.append(f"Reason: {esc(view.reject_reason)}")
+            lines.append(f"Reason: {esc(_clip(view.reject_reason, 300))}")
         if view.transaction_hash:
             lines.append(f"Transaction: <code>{esc(view.transaction_hash)}</code>")
-    return "\n".join(lines)
+    return _bounded(lines)  # ten entries with long reasons would pass Telegram's 4,096
 
 
 def withdrawal_cancelled(view: WithdrawalView) -> str:

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import auth, deposit_notify, ledger, outbox
 from core.config import Settings
-from core.db.models import Payment, PaymentEvent, TxType, User
+from core.db.models import Payment, PaymentEvent, PaymentStatus, TxType, User
 from core.errors import InvalidTransition, NotFound
+from core.nowpayments import PaymentStatus as ProviderStatus
 from core.settlement import ledger_key, pro_rata
 
 
@@ -48,7 +49,23 @@ class ReviewResult:
     user_telegram_id: int
 
 
+# Settled by the provider, money may have arrived, and none was handed back: only these can be
+# credited. A payment still in progress under review is only closed; the poller settles it.
+_CREDITABLE = frozenset(
+    {
+        PaymentStatus.PARTIALLY_PAID,
+        PaymentStatus.FINISHED,
+        PaymentStatus.EXPIRED,
+        PaymentStatus.FAILED,
+    }
+)
+
+
 class _Amounts(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def provider_status(self) -> str | None: ...
     @property
     def amount_usd(self) -> Decimal: ...
     @property
@@ -60,9 +77,11 @@ class _Amounts(Protocol):
 
 
 def creditable(p: _Amounts) -> Decimal | None:
-    """What ``credit`` would post: the USD value of what arrived at the payment's own rate,
-    capped at the requested amount; None when nothing can be credited (already credited, nothing
-    or an unknown amount arrived)."""
+    """What ``credit`` would post: the USD value of what last arrived at the payment's own rate,
+    capped at the requested amount; None when nothing can be credited (not settled by the
+    provider, refunded, already credited, nothing or an unknown amount arrived)."""
+    if p.status not in _CREDITABLE or p.provider_status == ProviderStatus.REFUNDED:
+        return None
     if p.credited_usd is not None and p.credited_usd > 0:
         return None
     if not p.actually_paid or not p.pay_amount:
@@ -133,7 +152,10 @@ async def decide(
             amount = creditable(p)
             if amount is None:
                 raise InvalidTransition(
-                    "nothing_to_credit", payment_id=p.id, internal_id=p.internal_payment_id
+                    "nothing_to_credit",
+                    payment_id=p.id,
+                    internal_id=p.internal_payment_id,
+                    status=p.status,
                 )
             entry = await ledger.post(
                 session,

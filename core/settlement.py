@@ -378,7 +378,7 @@ class _Run:
             return Outcome.UNCHANGED
         credited = p.credited_usd is not None and p.credited_usd > 0
         if credited:
-            same_status = self.status == p.provider_status
+            same_status = self.status == p.status  # our settled status, not the last word
             reason = "amount_changed_after_credit" if same_status else "changed_after_credit"
         elif self.known in _PAID or p.needs_review:
             reason = "paid_after_final" if self.known in _PAID else "changed_under_review"
@@ -386,6 +386,9 @@ class _Run:
             if not await self._seen("after_final"):
                 self._event("after_final")
             return Outcome.UNCHANGED
+        # Keep the provider's latest word (the status stays ours): an admin deciding the review
+        # must see, and credit, what has arrived by now, not what had when it closed.
+        self._observe()
         return await self._disagree(reason, review=False)
 
     async def _disagree(self, reason: str, *, review: bool) -> Outcome:

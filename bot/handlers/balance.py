@@ -9,7 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import MAX_PAGE, HistoryCallback, MenuAction, MenuCallback
-from bot.handlers.common import acknowledge, edit_in_place, private_chat, reply_to
+from bot.handlers.common import (
+    acknowledge,
+    edit_in_place,
+    private_callback,
+    private_chat,
+    reply_to,
+)
 from core.db.models import User
 from core.ledger import Balance, history
 
@@ -70,6 +76,7 @@ async def history_page(
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(private_chat)
+    router.callback_query.filter(private_callback)
     router.message.register(balance_command, Command("balance"))
     router.message.register(history_command, Command("history"))
     router.callback_query.register(

@@ -38,13 +38,20 @@ async def private_chat(message: Message) -> bool:
     return message.chat.type == ChatType.PRIVATE
 
 
+async def private_callback(callback: CallbackQuery) -> bool:
+    """Router filter: a button of a message in a private chat. The user-facing routers take
+    only these, so forged user data pressed in the admin group edits nothing there."""
+    message = callback.message
+    return message is not None and message.chat.type == ChatType.PRIVATE
+
+
 async def acknowledge(
     callback: CallbackQuery, text: str | None = None, *, alert: bool = False
 ) -> None:
     """Answer a button press, best effort: the answer is not retried (a late one is useless)
     and a refused one (flood control, an expired query) must not abort the handler's work."""
     try:
-        await callback.answer(text, show_alert=alert)
+        await callback.answer(text if text is None else text[:200], show_alert=alert)
     except TelegramAPIError as exc:
         log.info("callback %s not answered: %s", callback.id, exc)
 

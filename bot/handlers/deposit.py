@@ -27,7 +27,7 @@ from bot.callbacks import (
     MenuAction,
     MenuCallback,
 )
-from bot.handlers.common import private_chat
+from bot.handlers.common import acknowledge, private_callback, private_chat
 from bot.handlers.flow import (
     claim,
     currency_list,
@@ -84,7 +84,7 @@ async def deposit_command(message: Message, state: FSMContext, session: AsyncSes
 async def deposit_button(
     callback: CallbackQuery, state: FSMContext, session: AsyncSession
 ) -> None:
-    await callback.answer()
+    await acknowledge(callback)
     await _start(callback, state, session)
 
 
@@ -109,9 +109,9 @@ async def currency_chosen(
     try:
         currency = await currencies.get_active(session, callback_data.code)
     except CurrencyUnavailable as exc:
-        await callback.answer(texts.error_text(exc.code, exc.reason, exc.params), show_alert=True)
+        await acknowledge(callback, texts.error_text(exc.code, exc.reason, exc.params), alert=True)
         return
-    await callback.answer()
+    await acknowledge(callback)
     await reopen(state, DepositFlow.amount, {"currency": currency.code})
     payments = settings.payments
     await show(
@@ -157,13 +157,13 @@ async def preset_chosen(
     """Only while the amount step of this very coin is open: a preset of an older prompt (after
     /cancel, another deposit, a restart) or a second tap is refused, never a second payment."""
     if (await state.get_data()).get("currency") != callback_data.code:
-        await callback.answer(texts.DEPOSIT_STEP_EXPIRED, show_alert=True)
+        await acknowledge(callback, texts.DEPOSIT_STEP_EXPIRED, alert=True)
         return
     data = await claim(state, DepositFlow.amount)
     if data is None:
-        await callback.answer(texts.DEPOSIT_STEP_EXPIRED, show_alert=True)
+        await acknowledge(callback, texts.DEPOSIT_STEP_EXPIRED, alert=True)
         return
-    await callback.answer()
+    await acknowledge(callback)
     if isinstance(callback.message, Message):
         await drop_keyboard(callback.message)
     amount = Decimal(callback_data.cents).scaleb(-2)
@@ -292,10 +292,10 @@ async def check_status(
             payment_id=callback_data.payment_id,
         )
     except (NotFound, Forbidden, ProviderUnavailable) as exc:
-        await callback.answer(texts.error_text(exc.code, exc.reason, exc.params), show_alert=True)
+        await acknowledge(callback, texts.error_text(exc.code, exc.reason, exc.params), alert=True)
         return
     notifier.wake()
-    await callback.answer(texts.deposit_check_answer(view), show_alert=True)
+    await acknowledge(callback, texts.deposit_check_answer(view), alert=True)
     message = callback.message
     if view.is_final and isinstance(message, Message) and _only_button(message, callback_data):
         await drop_keyboard(message)  # the invoice: nothing left to check
@@ -313,6 +313,7 @@ def _only_button(message: Message, data: DepositCheckCallback) -> bool:
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(private_chat)
+    router.callback_query.filter(private_callback)
     router.message.register(deposit_command, Command("deposit"))
     router.callback_query.register(
         deposit_button, MenuCallback.filter(F.action == MenuAction.DEPOSIT)

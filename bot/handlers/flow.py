@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import Flow
-from bot.handlers.common import reply_to
+from bot.handlers.common import acknowledge, reply_to
 from core import currencies
 
 
@@ -108,9 +108,9 @@ async def turn_currency_page(
     """Another page of the coin list, in place; the flow's state is not touched."""
     markup = await currency_list(session, flow, page)
     if markup is None:
-        await callback.answer(texts.BUTTON_EXPIRED, show_alert=True)
+        await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
         return
-    await callback.answer()
+    await acknowledge(callback)
     if isinstance(callback.message, Message):
         try:
             await callback.message.edit_reply_markup(reply_markup=markup)

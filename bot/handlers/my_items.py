@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keyboards, texts
 from bot.callbacks import MenuAction, MenuCallback, WithdrawalCancelCallback
-from bot.handlers.common import edit_in_place, private_chat, reply_to
+from bot.handlers.common import (
+    acknowledge,
+    edit_in_place,
+    private_callback,
+    private_chat,
+    reply_to,
+)
 from bot.notifier import Notifier
 from core.config import Settings
 from core.db.models import User, WithdrawalStatus
@@ -46,7 +52,7 @@ async def deposits_command(message: Message, session: AsyncSession, user: User) 
 
 
 async def deposits_button(callback: CallbackQuery, session: AsyncSession, user: User) -> None:
-    await callback.answer()
+    await acknowledge(callback)
     text, markup = await _deposits(session, user)
     await reply_to(callback, text, markup)
 
@@ -64,7 +70,7 @@ async def withdrawals_button(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
 ) -> None:
-    await callback.answer()
+    await acknowledge(callback)
     text, markup = await _withdrawals(WithdrawalService(sessions, settings), user)
     await reply_to(callback, text, markup)
 
@@ -83,10 +89,10 @@ async def cancel_withdrawal(
     try:
         view = await service.cancel(callback_data.withdrawal_id, user_id=user.id)
     except (NotFound, Forbidden, InvalidTransition) as exc:
-        await callback.answer(texts.error_text(exc.code, exc.reason, exc.params), show_alert=True)
+        await acknowledge(callback, texts.error_text(exc.code, exc.reason, exc.params), alert=True)
         return
     notifier.wake()  # the user's push and the admin card's update are in the outbox
-    await callback.answer(texts.withdrawal_cancelled(view), show_alert=True)
+    await acknowledge(callback, texts.withdrawal_cancelled(view), alert=True)
     if not isinstance(callback.message, Message):
         return
     text, markup = await _withdrawals(service, user)
@@ -96,6 +102,7 @@ async def cancel_withdrawal(
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(private_chat)
+    router.callback_query.filter(private_callback)
     router.message.register(deposits_command, Command("deposits"))
     router.message.register(withdrawals_command, Command("withdrawals"))
     router.callback_query.register(

@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
 from bot.callbacks import MenuAction, MenuCallback
-from bot.handlers.common import acknowledge, private_chat, reply_to
+from bot.handlers.common import acknowledge, private_callback, private_chat, reply_to
 from core.db.models import User
 from core.ledger import Balance
 
@@ -34,6 +34,7 @@ async def help_button(callback: CallbackQuery) -> None:
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(private_chat)
+    router.callback_query.filter(private_callback)
     router.message.register(start, CommandStart())
     router.message.register(help_command, Command("help"))
     router.callback_query.register(help_button, MenuCallback.filter(F.action == MenuAction.HELP))

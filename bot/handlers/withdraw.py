@@ -31,7 +31,7 @@ from bot.callbacks import (
     WithdrawConfirmCallback,
     WithdrawCurrencyCallback,
 )
-from bot.handlers.common import private_chat
+from bot.handlers.common import acknowledge, private_callback, private_chat
 from bot.handlers.flow import (
     claim,
     currency_list,
@@ -171,7 +171,7 @@ async def withdraw_command(
 async def withdraw_button(
     callback: CallbackQuery, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
-    await callback.answer()
+    await acknowledge(callback)
     await _start(callback, state, session, user)
 
 
@@ -225,9 +225,9 @@ async def currency_chosen(
     under a confirmation already shown."""
     data = await state.get_data()
     if await state.get_state() != WithdrawFlow.currency.state or AMOUNT not in data:
-        await callback.answer(texts.WITHDRAW_STEP_EXPIRED, show_alert=True)
+        await acknowledge(callback, texts.WITHDRAW_STEP_EXPIRED, alert=True)
         return
-    await callback.answer()
+    await acknowledge(callback)
     data = {**_without(data, ADDRESS, MEMO), CURRENCY: callback_data.code}
     await _advance(callback, state, data, deps)
 
@@ -344,15 +344,15 @@ async def confirmed(
     deps = _Deps(bot, session, user, sessions, settings)
     data = await _claim_confirmation(callback, state)
     if data is None:
-        await callback.answer(texts.WITHDRAW_CONFIRM_EXPIRED, show_alert=True)
+        await acknowledge(callback, texts.WITHDRAW_CONFIRM_EXPIRED, alert=True)
         return
     message = callback.message
     assert isinstance(message, Message)  # _claim_confirmation
     if callback_data.action != ConfirmAction.CONFIRM:
-        await callback.answer()
+        await acknowledge(callback)
         await message.edit_text(texts.WITHDRAW_ABORTED)
         return
-    await callback.answer()
+    await acknowledge(callback)
     try:
         view = await deps.withdrawals.request(
             user_id=user.id,
@@ -417,6 +417,7 @@ async def use_the_buttons(message: Message) -> None:
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(private_chat)
+    router.callback_query.filter(private_callback)
     router.message.register(withdraw_command, Command("withdraw"))
     router.callback_query.register(
         withdraw_button, MenuCallback.filter(F.action == MenuAction.WITHDRAW)

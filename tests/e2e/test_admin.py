@@ -26,6 +26,11 @@ from bot.callbacks import (
     AdminWithdrawalAction,
     AdminWithdrawalCallback,
     ConfirmAction,
+    CurrencyPageCallback,
+    Flow,
+    HistoryCallback,
+    MenuAction,
+    MenuCallback,
 )
 from core import deposit_notify, ledger, outbox
 from core.config import NotifierSettings
@@ -356,6 +361,46 @@ async def test_an_admin_cannot_approve_their_own_withdrawal(
     prompts = [c for c in tg.calls("sendMessage") if c.seq >= mark]
     assert not [c for c in prompts if c.params.get("chat_id") == ADMIN_CHAT]
     assert (await get(admin_app, view.id)).status is WithdrawalStatus.APPROVED
+
+
+async def test_user_buttons_forged_in_the_admin_chat_edit_nothing(
+    admin_app: App, tg: FakeTelegram, e2e_db: Db
+) -> None:
+    user = await customer(e2e_db, tg)
+    view = await withdraw(admin_app, user)
+    card_id = await posted_card(tg, view)
+    before = card(tg, card_id)
+    mark = tg.mark()
+    for data in (
+        HistoryCallback(page=0).pack(),
+        MenuCallback(action=MenuAction.BALANCE).pack(),
+        CurrencyPageCallback(flow=Flow.DEPOSIT, page=0).pack(),
+    ):
+        for who in (STRANGER, ADMIN_ID):
+            await press(tg, who, card_id, data, forged=True)
+    assert not [c for c in tg.calls("editMessageText") if c.seq >= mark]
+    assert not [c for c in tg.calls("sendMessage") if c.seq >= mark]
+    after = card(tg, card_id)
+    assert (after.text, after.reply_markup) == (before.text, before.reply_markup)
+
+
+async def test_a_refused_answer_to_a_press_does_not_undo_or_hide_the_decision(
+    admin_app: App, tg: FakeTelegram, e2e_db: Db
+) -> None:
+    user = await customer(e2e_db, tg)
+    view = await withdraw(admin_app, user)
+    card_id = await posted_card(tg, view)
+    tg.fail_next("answerCallbackQuery", code=400, description="Bad Request: query is too old")
+    mark = tg.mark()
+    query = tg.press_button(
+        ADMIN_ID, card_id, ADMIN_CHAT, card_data(view.id, W.APPROVE), username="boss"
+    )
+    await card_shows(tg, card_id, "approved by @boss")
+    assert (await get(admin_app, view.id)).status is WithdrawalStatus.APPROVED
+    await user_told(tg, user, "Withdrawal approved")
+    answers = [c for c in tg.calls("answerCallbackQuery") if c.seq >= mark]
+    assert [c.params.get("callback_query_id") for c in answers] == [query]  # the refused one
+    assert tg.callback_answer(query) is None  # and no "something went wrong" after it
 
 
 async def test_two_admins_press_at_once(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:

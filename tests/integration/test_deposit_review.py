@@ -181,3 +181,70 @@ async def test_refusals_change_nothing(
     assert await deposits_of(deposit_db, user.id) == []
     async with deposit_db.sessions() as session:
         assert await deposit_review.review_options(session, payment_id) == (True, None)
+
+
+async def check(db: Db, client: NowPaymentsClient, user: User, payment_id: int) -> str:
+    view = await deposits.check_status(
+        db.sessions, client, HOLD, user_telegram_id=user.telegram_id, payment_id=payment_id
+    )
+    return view.status
+
+
+async def test_a_payment_still_in_progress_is_never_credited_by_review(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    view = await deposits.create_deposit(
+        deposit_db.sessions,
+        client,
+        SETTINGS,
+        user_id=user.id,
+        amount_usd="20",
+        currency_code="BTC",
+        policy=HOLD,
+    )
+    assert view.provider_payment_id is not None and view.pay_amount is not None
+    fake.set_status(view.provider_payment_id, "confirming", actually_paid=view.pay_amount / 2)
+    assert await check(deposit_db, client, user, view.id) == "confirming"
+    async with deposit_db.sessions.begin() as session:  # flagged, e.g. by a repeat payment
+        row = await session.get(Payment, view.id)
+        assert row is not None
+        row.needs_review = True
+    async with deposit_db.sessions() as session:
+        assert await deposit_review.review_options(session, view.id) == (True, None)
+    with pytest.raises(InvalidTransition) as refused:
+        await deposit_review.decide(
+            deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
+        )
+    assert (refused.value.reason, refused.value.params["status"]) == (
+        "nothing_to_credit",
+        "confirming",
+    )
+    assert await deposits_of(deposit_db, user.id) == []
+    await deposit_review.decide(
+        deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
+    )
+    # The provider finishes it later: settled as usual, in full, under the payment's key.
+    fake.set_status(view.provider_payment_id, "finished", actually_paid=view.pay_amount)
+    assert await check(deposit_db, client, user, view.id) == "finished"
+    assert await deposits_of(deposit_db, user.id) == [(D("20.00"), ledger_key(view.id), view.id)]
+
+
+async def test_review_credits_what_the_provider_says_last(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    """Held as partially paid, then the provider reports it paid in full: the admin's credit is
+    the full amount, not the partial figure it was held with."""
+    payment_id = await held(deposit_db, client, fake, user)
+    row = await payment_row(deposit_db, payment_id)
+    fake.set_status(row.provider_payment_id, "finished", actually_paid=row.pay_amount)
+    rechecked = await deposits.recheck(  # an admin asks the provider again
+        deposit_db.sessions, client, HOLD, admin_id=ADMIN, payment_ref=payment_id
+    )
+    assert rechecked.status == "partially_paid"  # ours stays; the alert says what changed
+    async with deposit_db.sessions() as session:
+        assert await deposit_review.review_options(session, payment_id) == (True, D("20.00"))
+    result = await deposit_review.decide(
+        deposit_db.sessions, SETTINGS, payment_id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
+    )
+    assert result.credited == D("20.00")
+    assert await balance(deposit_db, user) == D("20.00")

@@ -33,6 +33,7 @@ from bot.handlers.admin.access import (
     is_admin,
 )
 from bot.handlers.admin.renderers import create_renderers
+from bot.handlers.common import acknowledge
 
 __all__ = [
     "admin_callback",
@@ -45,7 +46,7 @@ __all__ = [
 
 
 async def refuse_button(callback: CallbackQuery) -> None:
-    await callback.answer(texts.ADMIN_ONLY, show_alert=True)
+    await acknowledge(callback, texts.ADMIN_ONLY, alert=True)
 
 
 async def refuse_message(message: Message) -> None:

@@ -25,7 +25,7 @@ from bot.callbacks import (
     ConfirmAction,
 )
 from bot.handlers.admin.access import ensure_admin
-from bot.handlers.common import edit_in_place
+from bot.handlers.common import acknowledge, edit_in_place
 from core.admin import PAYMENT_FILTERS, AdminService
 from core.config import Settings
 from core.currencies import CurrencyCatalog
@@ -138,7 +138,7 @@ async def currency_page(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     admin_id = ensure_admin(settings, callback.from_user)
-    await callback.answer()
+    await acknowledge(callback)
     await _refresh_list(callback, AdminService(sessions, settings), admin_id, callback_data.page)
 
 
@@ -154,7 +154,7 @@ async def currency_button(
     coin = await service.set_currency_active(
         callback_data.code, active, admin_telegram_id=admin_id
     )
-    await callback.answer(texts.admin_currency_toast(coin.code, active))
+    await acknowledge(callback, texts.admin_currency_toast(coin.code, active))
     await _refresh_list(callback, service, admin_id, callback_data.page)
 
 
@@ -166,7 +166,7 @@ async def sync_button(
 ) -> None:
     admin_id = ensure_admin(settings, callback.from_user)
     service = AdminService(sessions, settings)
-    await callback.answer(texts.CURRENCY_SYNC_STARTED)  # a sync may take longer than a query
+    await acknowledge(callback, texts.CURRENCY_SYNC_STARTED)  # a sync may take longer than a query
     result = await service.sync_currencies(
         CurrencyCatalog(nowpayments), admin_telegram_id=admin_id
     )
@@ -272,10 +272,10 @@ async def adjust_button(
     admin_name = callback.from_user.first_name or str(admin_id)
     terms = parse_adjustment(confirm.text or "") if isinstance(confirm, Message) else None
     if not isinstance(confirm, Message) or terms is None:
-        await callback.answer(texts.BUTTON_EXPIRED, show_alert=True)
+        await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
         return
     if callback_data.action is ConfirmAction.CANCEL:
-        await callback.answer()
+        await acknowledge(callback)
         await edit_in_place(confirm, texts.admin_adjust_cancelled(admin_name), None)
         return
     service = AdminService(sessions, settings)
@@ -290,12 +290,12 @@ async def adjust_button(
             kind=terms.kind,
         )
     except InsufficientFunds as exc:
-        await callback.answer(texts.admin_adjust_insufficient(_balance_of(exc)), show_alert=True)
+        await acknowledge(callback, texts.admin_adjust_insufficient(_balance_of(exc)), alert=True)
         return
     if not result.created:
-        await callback.answer(texts.ADJUST_ALREADY, show_alert=True)
+        await acknowledge(callback, texts.ADJUST_ALREADY, alert=True)
         return
-    await callback.answer(texts.ADJUST_DONE_TOAST)
+    await acknowledge(callback, texts.ADJUST_DONE_TOAST)
     await edit_in_place(confirm, texts.admin_adjust_done(result, terms.reason, admin_name), None)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from bot.callbacks import AdminReviewCallback
 from bot.handlers.admin.access import ensure_admin, valid_id
-from bot.handlers.common import edit_in_place
+from bot.handlers.common import acknowledge, edit_in_place
 from bot.notifier import Notifier
 from core.admin import AdminService
 from core.config import Settings
@@ -27,7 +27,7 @@ async def review_button(
 ) -> None:
     admin_id = ensure_admin(settings, callback.from_user)
     if not valid_id(callback_data.payment_id):
-        await callback.answer(texts.BUTTON_EXPIRED, show_alert=True)
+        await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
         return
     service = AdminService(sessions, settings)
     decision = ReviewDecision(callback_data.action.value)
@@ -40,10 +40,10 @@ async def review_button(
             raise
         by = exc.params.get("decided_by")
         names = await service.people([by] if isinstance(by, int) else [])
-        await callback.answer(texts.admin_review_already(exc.params, names), show_alert=True)
+        await acknowledge(callback, texts.admin_review_already(exc.params, names), alert=True)
         return
     notifier.wake()  # the user's message
-    await callback.answer(texts.REVIEW_TOAST[decision.value])
+    await acknowledge(callback, texts.REVIEW_TOAST[decision.value])
     message = callback.message
     if isinstance(message, Message) and message.html_text:
         names = await service.people([admin_id])

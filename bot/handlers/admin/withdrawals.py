@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import keyboards, texts
 from bot.callbacks import AdminWithdrawalCallback
 from bot.handlers.admin.access import ensure_admin, valid_id
+from bot.handlers.common import acknowledge
 from bot.notifier import Notifier
 from core.admin import AdminService, WithdrawalAction
 from core.config import Settings
@@ -100,7 +101,7 @@ async def card_button(
 ) -> None:
     admin_id = ensure_admin(settings, callback.from_user)
     if not valid_id(callback_data.id) or callback.message is None:
-        await callback.answer(texts.BUTTON_EXPIRED, show_alert=True)
+        await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
         return
     service = AdminService(sessions, settings)
     action = WithdrawalAction[callback_data.action.name]
@@ -120,16 +121,16 @@ async def card_button(
             else:
                 text = texts.admin_complete_prompt(view, admin_id, name)
                 hint = texts.PROMPT_HASH_PLACEHOLDER
-            await callback.answer(texts.ADMIN_WD_TOAST["prompt"])
+            await acknowledge(callback, texts.ADMIN_WD_TOAST["prompt"])
             await _ask(callback, bot, chat_id, text, hint)
             return
     except InvalidTransition as exc:
         if not _not_allowed(exc):
             raise
-        await callback.answer(await _already_handled(service, exc), show_alert=True)
+        await acknowledge(callback, await _already_handled(service, exc), alert=True)
         return
     notifier.wake()  # the card edit and the user's push
-    await callback.answer(texts.ADMIN_WD_TOAST[action.value])
+    await acknowledge(callback, texts.ADMIN_WD_TOAST[action.value])
 
 
 async def prompt_answer(
