@@ -1,5 +1,5 @@
 """The schema. Invariants that protect money are CHECK constraints and triggers in the database
-(see the initial migration), not only code: a bug or a hand-written UPDATE cannot break them."""
+(see the migrations), not only code: a bug or a hand-written UPDATE cannot break them."""
 
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ from core.errors import (
 from core.ids import new_payment_id
 from core.withdrawals import refund_key
 from tests.conftest import Db, make_user
+from tests.integration.test_ledger import LEDGER_MARK
 
 D = Decimal
 S = WithdrawalStatus
@@ -170,6 +171,7 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
 
     # a cached balance that disagrees with the ledger shows in /stats and raises one alert
     async with fresh_db.sessions.begin() as session:
+        await session.execute(LEDGER_MARK)  # corruption only a bypassed guard allows
         await session.execute(
             text("UPDATE user_balances SET balance_usd = balance_usd + 1 WHERE user_id = :u"),
             {"u": bob.id},
@@ -185,6 +187,7 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
     assert f"user {bob.id}: cached_balance" in sent[0]["detail"]
 
     async with fresh_db.sessions.begin() as session:
+        await session.execute(LEDGER_MARK)
         await session.execute(
             text("UPDATE user_balances SET balance_usd = balance_usd - 1 WHERE user_id = :u"),
             {"u": bob.id},

@@ -15,6 +15,8 @@ from core.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount
 from tests.conftest import Db, make_user
 
 D = Decimal
+# The mark the ledger trigger sets for its own write: only tests that fake corruption use it.
+LEDGER_MARK = text("SELECT set_config('paybot.ledger_write', 'on', true)")
 
 
 async def credit(db: Db, user: User, amount: str, key: str) -> ledger.LedgerEntry:
@@ -280,8 +282,50 @@ async def test_database_refuses_nan_negative_balance_and_broken_chain(db: Db, us
     for expected, sql in bad.items():
         with pytest.raises((IntegrityError, DBAPIError), match=expected):
             async with db.sessions.begin() as session:
+                await session.execute(LEDGER_MARK)  # past the guard, to reach the checks
                 await session.execute(text(sql), {"u": user.id, "k": str(user.id)})
     assert (await balance_of(db, user)).balance == D("2.00")
+
+
+async def test_user_balances_follow_the_ledger_only(db: Db) -> None:
+    user = await make_user(db.sessions)
+    await credit(db, user, "10.00", f"guard-{user.id}")
+    other = await make_user(db.sessions)
+    async with db.sessions.begin() as session:  # a completed withdrawal counts its debit
+        await ledger.add_withdrawn_total(session, user.id, D("3.00"))
+    refused = [
+        ("UPDATE user_balances SET balance_usd = balance_usd + 5 WHERE user_id = :u", user.id),
+        ("UPDATE user_balances SET total_deposited = 0 WHERE user_id = :u", user.id),
+        ("UPDATE user_balances SET total_withdrawn = 0 WHERE user_id = :u", user.id),
+        ("DELETE FROM user_balances WHERE user_id = :u", user.id),
+        ("INSERT INTO user_balances (user_id, balance_usd) VALUES (:u, 100)", other.id),
+        ("TRUNCATE user_balances", None),
+    ]
+    for sql, target in refused:
+        with pytest.raises(DBAPIError, match="user_balances follows the ledger"):
+            async with db.sessions.begin() as session:
+                await session.execute(text(sql), {"u": target})
+    with pytest.raises(DBAPIError, match="user_balances follows the ledger"):
+        async with db.sessions.begin() as session:  # the ledger's own mark ends with its write
+            await ledger.post(
+                session,
+                user_id=user.id,
+                type=TxType.BONUS,
+                amount=D("1.00"),
+                idempotency_key=f"guard-bonus-{user.id}",
+            )
+            await session.execute(
+                text("UPDATE user_balances SET balance_usd = 99 WHERE user_id = :u"),
+                {"u": user.id},
+            )
+    assert (await balance_of(db, user)).balance == D("10.00")
+    assert (await balance_of(db, user)).total_withdrawn == D("3.00")
+    async with db.sessions.begin() as session:  # a new balance row starts at zero
+        await session.execute(
+            text("INSERT INTO user_balances (user_id) VALUES (:u)"), {"u": other.id}
+        )
+    await credit(db, other, "1.00", f"guard-{other.id}")
+    assert (await balance_of(db, other)).balance == D("1.00")
 
 
 async def test_reconcile_reports_every_kind_of_corruption(fresh_db: Db) -> None:
@@ -291,6 +335,7 @@ async def test_reconcile_reports_every_kind_of_corruption(fresh_db: Db) -> None:
     async with fresh_db.sessions() as session:
         assert await ledger.reconcile(session) == []
     async with fresh_db.sessions.begin() as session:
+        await session.execute(LEDGER_MARK)  # corruption only a bypassed guard allows
         await session.execute(
             text("UPDATE user_balances SET balance_usd = balance_usd + 1 WHERE user_id = :u"),
             {"u": users[1].id},
