@@ -1148,6 +1148,10 @@ def admin_adjust_insufficient(balance: Decimal) -> str:
 
 DEPOSIT_ADMIN_REASONS: Mapping[str, str] = {
     "overpaid": "Paid more than asked; only the price was credited. Decide about the rest.",
+    "overpaid_credited": "Paid more than asked; credited pro rata at the payment's own rate.",
+    "overpaid_capped": (
+        "Paid far more than asked; credited up to the deposit limit. Decide about the rest."
+    ),
     "finished_underpaid": "Finished by the provider with less paid than asked; credited in full.",
     "amount_unknown": "Partially paid, amount unknown: nothing credited until an admin decides.",
     "partial_hold": "Partially paid: nothing credited until an admin decides.",

@@ -7,7 +7,8 @@ posting with the key ``deposit:<payment id>``, so even a bug upstream cannot cre
 
 Rules (amounts in USD are rounded DOWN to the cent when pro-rated):
 - finished: credit amount_usd; when actually_paid exceeds pay_amount by more than the tolerance
-  and credit_overpayment is on, credit amount_usd × actually_paid / pay_amount instead.
+  and credit_overpayment is on, credit amount_usd × actually_paid / pay_amount instead, up to
+  max_deposit_usd (the rest waits for an admin); the admin chat hears of every overpayment.
 - partially_paid (final): policy "credit" credits amount_usd × actually_paid / pay_amount (at most
   amount_usd); policy "hold" credits nothing, sets needs_review and alerts the admin chat.
 - expired, failed, refunded, cancelled: final, no credit.
@@ -84,6 +85,9 @@ class SettlePolicy:
     partial_payment_policy: Literal["credit", "hold"] = "credit"
     overpayment_tolerance_percent: Decimal = Decimal("1")
     credit_overpayment: bool = True
+    # An overpayment is credited pro rata up to this (the largest deposit a user may ask for);
+    # beyond it the rest waits for an admin.
+    overpayment_cap_usd: Decimal = Decimal("10000.00")
     admin_chat_id: int | None = None
     admin_ids: frozenset[int] = frozenset()
     schedule: Schedule = field(default_factory=Schedule)
@@ -97,6 +101,7 @@ class SettlePolicy:
             partial_payment_policy=payments.partial_payment_policy,
             overpayment_tolerance_percent=payments.overpayment_tolerance_percent,
             credit_overpayment=payments.credit_overpayment,
+            overpayment_cap_usd=payments.max_deposit_usd,
             admin_chat_id=settings.telegram.admin_chat_id,
             admin_ids=frozenset(settings.telegram.admin_ids),
             schedule=schedule or Schedule.from_settings(payments),
@@ -327,8 +332,11 @@ class _Run:
             tolerance = self.policy.overpayment_tolerance_percent
             if _beyond(self.paid, base, tolerance):
                 if self.policy.credit_overpayment:
-                    credit = max(credit, pro_rata(p.amount_usd, self.paid, base))
-                    note = "overpaid_credited"
+                    # At the payment's own rate, which may be days old: bounded, and admins told.
+                    value = pro_rata(p.amount_usd, self.paid, base)
+                    cap = max(credit, self.policy.overpayment_cap_usd)
+                    credit = max(credit, min(value, cap))
+                    note = "overpaid_credited" if value <= cap else "overpaid_capped"
                 else:
                     note = "overpaid"
             elif _beyond(base, self.paid, tolerance, under=True):
@@ -337,9 +345,9 @@ class _Run:
         await self._credit(credit)
         self._final(PaymentStatus.FINISHED, credit, note)
         await self._notify_user()
-        if note == "overpaid":
+        if note in ("overpaid", "overpaid_capped"):
             await self._admin(REVIEW_KIND, note)
-        elif note == "finished_underpaid":
+        elif note in ("finished_underpaid", "overpaid_credited"):
             await self._admin(ALERT_KIND, note)
         return Outcome.CREDITED
 

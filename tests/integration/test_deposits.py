@@ -422,6 +422,23 @@ async def test_overpayment(
     assert await deposits_of(deposit_db, user.id) == [(expected, f"deposit:{view.id}", view.id)]
     reviews = await notes_of(deposit_db, view.id, REVIEW_KIND)
     assert [r.payload["reason"] for r in reviews] == (["overpaid"] if review else [])
+    alerts = await notes_of(deposit_db, view.id, ALERT_KIND)
+    told = ["overpaid_credited"] if expect_pro_rata else []
+    assert [a.payload["reason"] for a in alerts] == told  # admins hear of every extra credit
+
+
+async def test_an_overpayment_is_credited_up_to_the_deposit_limit(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    policy = make_policy(max_deposit_usd="200.00")
+    view = await create(deposit_db, client, user, "50", policy=policy)
+    asked = fake.payment(pid(view)).pay_amount
+    fake.set_status(pid(view), "finished", actually_paid=asked * 10)  # $500 at the old rate
+    assert (await drive(deposit_db, client, user, view.id, policy))[-1] == "finished"
+    assert await deposits_of(deposit_db, user.id) == [(D("200.00"), f"deposit:{view.id}", view.id)]
+    (review,) = await notes_of(deposit_db, view.id, REVIEW_KIND)
+    assert review.payload["reason"] == "overpaid_capped"
+    assert (await payment_row(deposit_db, view.id)).credited_usd == D("200.00")
 
 
 @pytest.mark.parametrize("scenario", ["expired", "failed", "refunded"])
