@@ -522,7 +522,15 @@ def deposits_list(views: Sequence[PaymentView]) -> str:
             f" · {esc(_deposit_state(view))}",
             f"{esc(view.internal_id)} · {when(view.created_at)}",
         ]
-    return "\n".join(lines)
+        if view.status == "waiting" and view.pay_address and view.pay_amount is not None:
+            # Where to pay, again: the invoice message may be gone.
+            lines.append(
+                f"Send <code>{esc(plain(view.pay_amount))}</code> {esc(view.currency_name)}"
+                f" to <code>{esc(view.pay_address)}</code>"
+                + (f", memo <code>{esc(view.memo)}</code>" if view.memo else "")
+                + (f", before {when(view.expires_at)}" if view.expires_at else "")
+            )
+    return _bounded(lines)
 
 
 # Withdrawals

@@ -209,6 +209,25 @@ async def test_deposit_through_the_poller(
     assert "Available: $25.00" in await balance_text(tg, user)
     [done] = await deposits_of(flows_db, user)
     assert (done.status, done.credited_usd) == ("finished", D("25.00"))
+    listed = await say(tg, user, "/deposits")
+    assert view.internal_id in listed["text"] and "credited" in listed["text"]
+    assert view.pay_address not in listed["text"]  # paid: no need to show where to pay
+
+
+async def test_my_deposits_shows_where_to_pay_an_open_one(
+    app: App, tg: FakeTelegram, flows_db: Db
+) -> None:
+    """The invoice message may be gone: /deposits says again what to send where."""
+    user = next_telegram_id()
+    await deposit(tg, user, "BTC", "30")
+    [view] = await deposits_of(flows_db, user)
+    listed = await say(tg, user, "/deposits")
+    assert f"Send {view.pay_amount} BTC to {view.pay_address}, before " in listed["text"]
+    codes = [e for e in listed["entities"] if e["type"] == "code"]
+    assert len(codes) == 2  # amount and address: tap to copy
+    assert tg.messages[user][listed["message_id"]].callback_data() == [
+        DepositCheckCallback(payment_id=view.id).pack()
+    ]
 
 
 async def test_partial_payment_through_check_status(
