@@ -135,7 +135,10 @@ def history_page(page: HistoryPage, page_number: int) -> str:
 
 CANCELLED = "Cancelled. Back to the main menu: /start"
 NOTHING_TO_CANCEL = "There is nothing to cancel. Main menu: /start"
-UNKNOWN_INPUT = "Sorry, I didn't get that. Use the menu (/start) or see /help."
+UNKNOWN_INPUT = (
+    "Sorry, I didn't get that. Use the menu (/start) or see /help. If you were in the middle of a"
+    " deposit or withdrawal, start it again with /deposit or /withdraw."
+)
 SLOW_DOWN = "Slow down a little, please — try again in a moment."
 BANNED = "Your account is suspended. If you think this is a mistake, contact support."
 BUTTON_EXPIRED = "This button is no longer valid. Open the menu again: /start"
@@ -197,6 +200,13 @@ ERRORS: Mapping[str, str] = {
     ),
     "invalid_transition.text_too_long": "That is too long (at most {max_length} characters).",
     "provider_refused": "The payment provider refused this. Please try another amount or coin.",
+    "provider_refused.below_minimum": (
+        "The payment provider's minimum for {currency} has just gone up above this amount."
+        " Please send a larger amount, or pick another coin."
+    ),
+    "provider_refused.currency_unavailable": (
+        "The payment provider does not take {currency} right now. Please pick another coin."
+    ),
     "provider_unavailable": "The payment provider is not reachable right now. Try again soon.",
 }
 

@@ -92,6 +92,7 @@ async def cancel(message: Message, state: FSMContext) -> None:
 def create_cancel_router() -> Router:
     """Tried first, so /cancel wins over any flow step that accepts free text."""
     router = Router(name=f"{__name__}.cancel")
+    router.message.filter(private_chat)  # flows live in private chats; the admin group has none
     router.message.register(cancel, Command("cancel"))
     return router
 

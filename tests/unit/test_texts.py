@@ -1,0 +1,60 @@
+"""Wording that must stay within Telegram's limits and say what the user can do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from bot import texts
+from core.db.models import WithdrawalStatus
+from core.withdrawals import UserRef, WithdrawalView
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def rejected(n: int, reason: str) -> WithdrawalView:
+    fields: dict[str, Any] = dict.fromkeys(WithdrawalView.__dataclass_fields__)
+    fields.update(
+        id=n,
+        internal_id=f"WD_20261128120000_{n:08x}",
+        user=UserRef(1, 2, "u", "U"),
+        status=WithdrawalStatus.REJECTED,
+        currency_code="USDTTRC20",
+        amount=Decimal("100.00"),
+        network_fee=Decimal("1.00"),
+        service_fee=Decimal("1.00"),
+        total_fee=Decimal("2.00"),
+        final_amount=Decimal("98.00"),
+        wallet_address="T" + "x" * 33,
+        reject_reason=reason,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    return WithdrawalView(**fields)
+
+
+def test_a_list_of_long_rejections_fits_one_message() -> None:
+    views = [rejected(n, "<b>why</b> " * 60) for n in range(10)]  # 600+ characters each
+    text = texts.withdrawals_list(views)
+    assert len(text) < 4096
+    assert "&lt;b&gt;why" in text and "<b>why" not in text  # escaped, never markup
+    assert views[0].internal_id in text
+
+
+def test_provider_refusals_say_what_to_do() -> None:
+    minimum = texts.error_text("provider_refused", "below_minimum", {"currency": "BTC"})
+    assert "BTC" in minimum and "larger amount" in minimum
+    gone = texts.error_text("provider_refused", "currency_unavailable", {"currency": "XMR"})
+    assert "XMR" in gone and "another coin" in gone
+
+
+def test_a_reviewed_deposit_tells_the_user_how_it_ended() -> None:
+    base = {"status": "partially_paid", "internal_id": "PAY_1", "amount_usd": "50.00"}
+    credited = texts.deposit_status({**base, "reason": "review_credit", "credited_usd": "20.00"})
+    assert credited.startswith("<b>✅ Deposit credited after review</b>")
+    assert "Credited: $20.00" in credited
+    closed = texts.deposit_status({**base, "reason": "review_close"})
+    assert "nothing is credited" in closed and "contact support" in closed
+    held = texts.deposit_status({**base, "reason": "partial_hold"})
+    assert "An admin will look at it" in held
