@@ -238,6 +238,13 @@ class _Run:
         if self._is_child():
             return await self._child()
         self._check_amounts()
+        if self._stale():
+            log.info(
+                "deposit %s: reply of %s is older than one already applied; ignored",
+                self.p.internal_payment_id,
+                self.reply.updated_at,
+            )
+            return Outcome.UNCHANGED
         if self.p.provider_payment_id is None:
             self._attach()
         if self.p.status in FINAL_PAYMENT_STATUSES:
@@ -287,6 +294,12 @@ class _Run:
                     raise MalformedReply(f"negative {name}")
             except InvalidAmount:
                 raise MalformedReply(f"non-finite {name}") from None
+
+    def _stale(self) -> bool:
+        """The poller reads the provider before it takes the row lock: a user's "check status"
+        may have settled a newer reply meanwhile."""
+        said, applied = self.reply.updated_at, self.p.provider_updated_at
+        return said is not None and applied is not None and _aware(said) < applied
 
     def _price_differs(self) -> bool:
         r = self.reply
@@ -445,6 +458,8 @@ class _Run:
         self.p.provider_status = self.status[:64]
         if self.paid is not None:
             self.p.actually_paid = self.paid
+        if self.reply.updated_at is not None:
+            self.p.provider_updated_at = _aware(self.reply.updated_at)
         self.p.updated_at = self.now
 
     def _reschedule(self) -> None:

@@ -192,6 +192,9 @@ class Payment(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     check_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The provider's updated_at of the newest reply applied: an older reply (fetched before a
+    # newer one was settled) is stale and changes nothing.
+    provider_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

@@ -724,3 +724,30 @@ def test_schedule_checks_young_payments_often_and_rechecks_at_expiry() -> None:
     for attempts, ceiling in ((1, 10), (3, 40), (30, 600)):
         wait = (s.after_error(t0, attempts) - t0).total_seconds()
         assert ceiling / 2 <= wait <= ceiling
+
+
+async def test_a_reply_older_than_the_one_applied_changes_nothing(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    """The poller fetched 'confirming', then the user's check settled 'finished' first: the
+    poller's late reply must not look like the provider changing its mind."""
+    view = await create(deposit_db, client, user, "25")
+    fetched_early = await client.get_payment(pid(view))
+    fake.set_status(pid(view), "finished", actually_paid=pay(view))
+    newer = await client.get_payment(pid(view))
+    assert fetched_early.updated_at is not None and newer.updated_at is not None
+    early = fetched_early.model_copy(
+        update={"updated_at": newer.updated_at - timedelta(seconds=5)}
+    )
+    assert (await settle(deposit_db.sessions, view.id, newer, POLICY)).outcome is Outcome.CREDITED
+    before = await payment_row(deposit_db, view.id)
+    late = await settle(deposit_db.sessions, view.id, early, POLICY)
+    assert late.outcome is Outcome.UNCHANGED
+    assert await payment_row(deposit_db, view.id) == before
+    assert await notes_of(deposit_db, view.id, ALERT_KIND) == []
+    # A genuinely newer reply that disagrees is still alerted.
+    regressed = early.model_copy(update={"updated_at": newer.updated_at + timedelta(seconds=5)})
+    assert (await settle(deposit_db.sessions, view.id, regressed, POLICY)).outcome is (
+        Outcome.ALERTED
+    )
+    assert await deposits_of(deposit_db, user.id) == [(D("25.00"), f"deposit:{view.id}", view.id)]
