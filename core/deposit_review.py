@@ -23,12 +23,12 @@ from typing import Protocol
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import auth, deposit_notify, ledger, outbox
+from core import auth, deposit_notify, outbox
 from core.config import Settings
-from core.db.models import Payment, PaymentEvent, PaymentStatus, TxType, User
+from core.db.models import Payment, PaymentEvent, PaymentStatus, User
 from core.errors import InvalidTransition, NotFound
 from core.nowpayments import PaymentStatus as ProviderStatus
-from core.settlement import ledger_key, pro_rata
+from core.settlement import credit_payment, pro_rata
 
 
 class ReviewDecision(StrEnum):
@@ -157,20 +157,8 @@ async def decide(
                     internal_id=p.internal_payment_id,
                     status=p.status,
                 )
-            entry = await ledger.post(
-                session,
-                user_id=p.user_id,
-                type=TxType.DEPOSIT,
-                amount=amount,
-                idempotency_key=ledger_key(p.id),
-                payment_id=p.id,
-                metadata={
-                    "internal_id": p.internal_payment_id,
-                    "currency": p.currency_code,
-                    "actually_paid": p.actually_paid,
-                    "pay_amount": p.pay_amount,
-                    "reviewed_by": admin_telegram_id,
-                },
+            entry = await credit_payment(
+                session, p, amount, actually_paid=p.actually_paid, reviewed_by=admin_telegram_id
             )
             p.credited_usd = amount
             credited, balance = amount, entry.balance_after

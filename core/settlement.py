@@ -127,6 +127,27 @@ def ledger_key(payment_id: int) -> str:
     return f"deposit:{payment_id}"
 
 
+async def credit_payment(
+    session: AsyncSession, p: Payment, amount: Decimal, **facts: Any
+) -> ledger.LedgerEntry:
+    """The one ledger credit a deposit can get: under ``deposit:<id>``, so it happens once,
+    whoever (settlement or an admin's review) posts it first."""
+    return await ledger.post(
+        session,
+        user_id=p.user_id,
+        type=TxType.DEPOSIT,
+        amount=amount,
+        idempotency_key=ledger_key(p.id),
+        payment_id=p.id,
+        metadata={
+            "internal_id": p.internal_payment_id,
+            "currency": p.currency_code,
+            "pay_amount": p.pay_amount,
+            **facts,
+        },
+    )
+
+
 def pro_rata(amount_usd: Decimal, paid: Decimal, pay_amount: Decimal) -> Decimal:
     """USD value of ``paid`` at the payment's own rate, rounded down to the cent."""
     with localcontext() as ctx:
@@ -482,21 +503,8 @@ class _Run:
         self._event(note)
 
     async def _credit(self, amount: Decimal) -> None:
-        p = self.p
-        entry = await ledger.post(
-            self.session,
-            user_id=p.user_id,
-            type=TxType.DEPOSIT,
-            amount=amount,
-            idempotency_key=ledger_key(p.id),
-            payment_id=p.id,
-            metadata={
-                "internal_id": p.internal_payment_id,
-                "currency": p.currency_code,
-                "status": self.status,
-                "actually_paid": self.paid,
-                "pay_amount": p.pay_amount,
-            },
+        entry = await credit_payment(
+            self.session, self.p, amount, status=self.status, actually_paid=self.paid
         )
         self.credited = amount if entry.created else None
         self.balance = entry.balance_after
@@ -564,6 +572,7 @@ __all__ = [
     "Outcome",
     "SettlePolicy",
     "SettleResult",
+    "credit_payment",
     "expiry_of",
     "ledger_key",
     "pro_rata",
