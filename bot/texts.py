@@ -935,6 +935,9 @@ def admin_completed(view: WithdrawalView) -> str:
     )
 
 
+MAX_MESSAGE_LENGTH = 4096  # Telegram's limit for a message text
+
+
 def _bounded(lines: Sequence[str], limit: int = 3500) -> str:
     """Lines joined up to about ``limit`` characters; the rest counted."""
     kept: list[str] = []

@@ -57,7 +57,12 @@ async def review_button(
             ]
             rows = [row for row in rows if row]
             markup = markup.model_copy(update={"inline_keyboard": rows}) if rows else None
-        await edit_in_place(message, f"{message.html_text}\n\n{line}", markup)
+        text = f"{message.html_text}\n\n{line}"
+        if len(text) <= texts.MAX_MESSAGE_LENGTH:
+            await edit_in_place(message, text, markup)
+        else:  # a long list: the decision goes below it instead
+            await message.edit_reply_markup(reply_markup=markup)
+            await message.reply(line)
 
 
 def _for_payment(data: str | None, payment_id: int) -> bool:
