@@ -28,15 +28,12 @@ from core.config import Settings
 from core.db.models import Payment, PaymentEvent, PaymentStatus, User
 from core.errors import InvalidTransition, NotFound
 from core.nowpayments import PaymentStatus as ProviderStatus
-from core.settlement import credit_payment, pro_rata
+from core.settlement import REVIEW_NOTE, credit_payment, pro_rata
 
 
 class ReviewDecision(StrEnum):
     CREDIT = "credit"
     CLOSE = "close"
-
-
-_NOTE = "review:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +107,7 @@ async def _last_decision(session: AsyncSession, payment_id: int) -> dict[str, ob
                 " FROM payment_events WHERE payment_id = :id AND starts_with(note, :prefix)"
                 " ORDER BY id DESC LIMIT 1"
             ),
-            {"id": payment_id, "prefix": _NOTE},
+            {"id": payment_id, "prefix": REVIEW_NOTE},
         )
     ).first()
     return {} if row is None else {"decided_by": row.admin, "decided_at": row.created_at}
@@ -168,7 +165,7 @@ async def decide(
                 payment_id=p.id,
                 status=p.status[:64],
                 raw={"admin_telegram_id": admin_telegram_id, "credited_usd": str(credited)},
-                note=f"{_NOTE}{decision.value}",
+                note=f"{REVIEW_NOTE}{decision.value}",
             )
         )
         if credited is not None or p.credited_usd is None:

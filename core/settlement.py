@@ -123,6 +123,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The payment event an admin's review decision writes (core.deposit_review): "review:<decision>".
+REVIEW_NOTE = "review:"
+
+
 def ledger_key(payment_id: int) -> str:
     return f"deposit:{payment_id}"
 
@@ -270,7 +274,8 @@ class _Run:
             self._attach()
         if self.p.status in FINAL_PAYMENT_STATUSES:
             return await self._after_final()
-        if self._price_differs():
+        if self._price_differs() and not await self._reviewed():
+            # Until an admin has looked at it; then it settles on our own terms (amount_usd).
             return await self._disagree("price_changed", review=True)
         if self.known is None:
             log.warning(
@@ -373,6 +378,8 @@ class _Run:
                     note = "overpaid_credited" if value <= cap else "overpaid_capped"
                 else:
                     note = "overpaid"
+                # The rest that arrived is the admin's to settle (with /adjust), then Close.
+                p.needs_review = note != "overpaid_credited"
             elif _beyond(base, self.paid, tolerance, under=True):
                 note = "finished_underpaid"  # the provider's "payment cover": it counts as paid
         self.reason = note
@@ -436,11 +443,11 @@ class _Run:
     async def _disagree(self, reason: str, *, review: bool) -> Outcome:
         """Record and alert once per (reason, status, amount); never move money."""
         self.reason = reason
-        self.p.needs_review = True
         if self.p.status not in FINAL_PAYMENT_STATUSES:
             self._reschedule()
-        if await self._seen(reason):
+        if await self._seen(reason):  # decided already, or still waiting: nothing new
             return Outcome.UNCHANGED
+        self.p.needs_review = True  # something new: (re)open the review
         log.warning("deposit %s: %s (%s)", self.p.internal_payment_id, reason, self.status)
         self._event(reason)
         await self._admin(REVIEW_KIND if review else ALERT_KIND, reason)
@@ -450,9 +457,9 @@ class _Run:
         r = self.reply
         note = f"child_payment:{r.payment_id}"
         self.reason = "child_payment"
-        self.p.needs_review = True
         if await self._seen(note):
             return Outcome.UNCHANGED
+        self.p.needs_review = True
         self._event(note)
         await self._admin(
             ALERT_KIND,
@@ -515,6 +522,17 @@ class _Run:
         self.session.add(
             PaymentEvent(payment_id=self.p.id, status=self.status[:64], raw=raw, note=note)
         )
+
+    async def _reviewed(self) -> bool:
+        """Whether an admin has ended a review of this payment (core.deposit_review)."""
+        found = await self.session.execute(
+            text(
+                "SELECT 1 FROM payment_events WHERE payment_id = :id"
+                " AND starts_with(note, :prefix) LIMIT 1"
+            ),
+            {"id": self.p.id, "prefix": REVIEW_NOTE},
+        )
+        return found.first() is not None
 
     async def _seen(self, note: str) -> bool:
         """Whether this (status, note, actually_paid) was recorded before: re-checks of a

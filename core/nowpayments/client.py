@@ -135,6 +135,7 @@ class NowPaymentsClient:
         backoff_initial: float = 0.5,
         backoff_max: float = 10.0,
         retry_after_max: float = 5.0,
+        retry_after_cap: float = 600.0,
         rate_limit_pause: float = 1.0,
         jwt_ttl: float = 240.0,
         max_connections: int = 10,
@@ -156,6 +157,7 @@ class NowPaymentsClient:
         # honour (the poller pauses, a user is told when to come back), not a hung call.
         self._retry_after_max = retry_after_max
         self._rate_limit_pause = rate_limit_pause  # quiet time after a 429 without Retry-After
+        self._retry_after_cap = retry_after_cap  # the longest any 429 can silence the client
         self._quiet_until = 0.0  # monotonic; after a 429 nobody sends before this
         self._jwt_ttl = jwt_ttl
         self._jwt: str | None = None
@@ -481,6 +483,8 @@ class NowPaymentsClient:
                 ) from None
         if status == 429:
             retry_after = _parse_retry_after(response.headers.get("retry-after"))
+            if retry_after is not None:  # a bogus "wait a year" must not silence us for good
+                retry_after = min(retry_after, self._retry_after_cap)
             pause = self._rate_limit_pause if retry_after is None else retry_after
             self._quiet_until = max(self._quiet_until, time.monotonic() + pause)
             raise ProviderRateLimited(f"rate limited on {what}", retry_after=retry_after)

@@ -12,7 +12,7 @@ from core.db.models import Payment, User
 from core.deposit_review import ReviewDecision
 from core.errors import Forbidden, InvalidTransition
 from core.nowpayments import NowPaymentsClient
-from core.settlement import STATUS_KIND, ledger_key
+from core.settlement import STATUS_KIND, Outcome, ledger_key, settle
 from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.integration.test_deposit_support import (
@@ -67,6 +67,12 @@ async def held(db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: U
     row = await payment_row(db, view.id)
     assert row.status == "partially_paid" and row.needs_review and row.credited_usd is None
     return view.id
+
+
+async def new_deposit(db: Db, client: NowPaymentsClient, user: User) -> deposits.PaymentView:
+    return await deposits.create_deposit(
+        db.sessions, client, SETTINGS, user_id=user.id, amount_usd="20", currency_code="BTC"
+    )
 
 
 async def balance(db: Db, user: User) -> Decimal:
@@ -248,3 +254,61 @@ async def test_review_credits_what_the_provider_says_last(
     )
     assert result.credited == D("20.00")
     assert await balance(deposit_db, user) == D("20.00")
+
+
+async def test_a_closed_price_review_lets_the_payment_settle_on_our_terms(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    view = await deposits.create_deposit(
+        deposit_db.sessions,
+        client,
+        SETTINGS,
+        user_id=user.id,
+        amount_usd="20",
+        currency_code="BTC",
+    )
+    assert view.provider_payment_id is not None and view.pay_amount is not None
+    policy = make_policy()
+    priced = (await client.get_payment(view.provider_payment_id)).model_copy(
+        update={"price_amount": D("150")}
+    )
+    assert (await settle(deposit_db.sessions, view.id, priced, policy)).outcome is Outcome.ALERTED
+    assert (await payment_row(deposit_db, view.id)).needs_review
+    await deposit_review.decide(
+        deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
+    )
+    again = await settle(deposit_db.sessions, view.id, priced, policy)  # the same price again
+    assert again.outcome is Outcome.UNCHANGED
+    assert not (await payment_row(deposit_db, view.id)).needs_review  # the decision stands
+    fake.set_status(view.provider_payment_id, "finished", actually_paid=view.pay_amount)
+    paid = (await client.get_payment(view.provider_payment_id)).model_copy(
+        update={"price_amount": D("150")}
+    )
+    done = await settle(deposit_db.sessions, view.id, paid, policy)
+    assert done.outcome is Outcome.CREDITED and done.credited == D("20.00")  # what we asked
+    assert await deposits_of(deposit_db, user.id) == [(D("20.00"), ledger_key(view.id), view.id)]
+
+
+async def test_an_overpayment_beyond_the_cap_waits_in_review(
+    deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
+) -> None:
+    policy = make_policy(max_deposit_usd="50.00")
+    view = await deposits.create_deposit(
+        deposit_db.sessions,
+        client,
+        SETTINGS,
+        user_id=user.id,
+        amount_usd="20",
+        currency_code="BTC",
+    )
+    assert view.provider_payment_id is not None and view.pay_amount is not None
+    fake.set_status(view.provider_payment_id, "finished", actually_paid=view.pay_amount * 5)
+    reply = await client.get_payment(view.provider_payment_id)
+    assert (await settle(deposit_db.sessions, view.id, reply, policy)).credited == D("50.00")
+    async with deposit_db.sessions() as session:  # listed, closable, nothing more to credit
+        assert await deposit_review.review_options(session, view.id) == (True, None)
+    closed = await deposit_review.decide(
+        deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
+    )
+    assert closed.credited is None
+    assert await balance(deposit_db, user) == D("50.00")

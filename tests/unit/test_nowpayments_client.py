@@ -566,7 +566,7 @@ async def test_a_long_retry_after_is_left_to_the_caller(
     """A read does not hang for an hour: it fails at once with the delay, and the client sends
     nothing more until the delay is over."""
     fake.inject("status", Fault.RATE_LIMIT, count=1, retry_after=3600)
-    client = make_client(max_retries=3, retry_after_max=5.0)
+    client = make_client(max_retries=3, retry_after_max=5.0, retry_after_cap=7200.0)
     with pytest.raises(ProviderRateLimited) as caught:
         await asyncio.wait_for(client.status(), 10)
     assert (caught.value.status, caught.value.retry_after) == (429, 3600)
@@ -575,6 +575,18 @@ async def test_a_long_retry_after_is_left_to_the_caller(
     assert held.value.status is None and 3590 < (held.value.retry_after or 0) <= 3600
     assert held.value.outcome_unknown is False  # nothing was sent
     assert (fake.requests["status"], fake.requests["create_payment"]) == (1, 0)
+
+
+async def test_a_bogus_retry_after_silences_the_client_for_at_most_the_cap(
+    fake: FakeNowPayments, make_client: MakeClient
+):
+    fake.inject("status", Fault.RATE_LIMIT, count=1, retry_after=100_000_000)
+    client = make_client(max_retries=0, retry_after_cap=0.3)
+    with pytest.raises(ProviderRateLimited) as caught:
+        await client.status()
+    assert caught.value.retry_after == pytest.approx(0.3)  # what callers (the poller) honour
+    await asyncio.sleep(0.35)
+    assert (await client.status()).message == "OK"
 
 
 async def test_a_429_holds_off_every_caller(fake: FakeNowPayments, make_client: MakeClient):
