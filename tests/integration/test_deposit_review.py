@@ -45,17 +45,15 @@ async def user(deposit_db: Db) -> User:
     return await make_user(deposit_db.sessions)
 
 
+async def new_deposit(db: Db, client: NowPaymentsClient, user: User) -> deposits.PaymentView:
+    return await deposits.create_deposit(
+        db.sessions, client, SETTINGS, user_id=user.id, amount_usd="20", currency_code="BTC"
+    )
+
+
 async def held(db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User) -> int:
     """A $20 deposit partially paid under the hold policy: final, nothing credited, flagged."""
-    view = await deposits.create_deposit(
-        db.sessions,
-        client,
-        SETTINGS,
-        user_id=user.id,
-        amount_usd="20",
-        currency_code="BTC",
-        policy=HOLD,
-    )
+    view = await new_deposit(db, client, user)
     assert view.provider_payment_id is not None
     fake.play(view.provider_payment_id, "partially_paid")
     for _ in range(12):
@@ -67,12 +65,6 @@ async def held(db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: U
     row = await payment_row(db, view.id)
     assert row.status == "partially_paid" and row.needs_review and row.credited_usd is None
     return view.id
-
-
-async def new_deposit(db: Db, client: NowPaymentsClient, user: User) -> deposits.PaymentView:
-    return await deposits.create_deposit(
-        db.sessions, client, SETTINGS, user_id=user.id, amount_usd="20", currency_code="BTC"
-    )
 
 
 async def balance(db: Db, user: User) -> Decimal:
@@ -199,15 +191,7 @@ async def check(db: Db, client: NowPaymentsClient, user: User, payment_id: int) 
 async def test_a_payment_still_in_progress_is_never_credited_by_review(
     deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
 ) -> None:
-    view = await deposits.create_deposit(
-        deposit_db.sessions,
-        client,
-        SETTINGS,
-        user_id=user.id,
-        amount_usd="20",
-        currency_code="BTC",
-        policy=HOLD,
-    )
+    view = await new_deposit(deposit_db, client, user)
     assert view.provider_payment_id is not None and view.pay_amount is not None
     fake.set_status(view.provider_payment_id, "confirming", actually_paid=view.pay_amount / 2)
     assert await check(deposit_db, client, user, view.id) == "confirming"
