@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -74,6 +75,24 @@ CURRENCIES_PER_ROW = 2
 ITEM_BUTTONS = 5  # "Check status" / "Cancel" buttons under a list, newest first
 
 
+def _add_page_turns(
+    builder: InlineKeyboardBuilder,
+    page: int,
+    more: bool,
+    data_for: Callable[[int], CallbackData],
+) -> None:
+    """A ◀ ▶ row under a paged list: back unless on the first page, on while ``more``."""
+    turns: list[InlineKeyboardButton] = []
+    if page > 0:
+        previous = data_for(page - 1).pack()
+        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_PREVIOUS, callback_data=previous))
+    if more:
+        following = data_for(page + 1).pack()
+        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_NEXT, callback_data=following))
+    if turns:
+        builder.row(*turns)
+
+
 def currency_picker(
     choices: Sequence[tuple[str, str]], *, flow: Flow, page: int
 ) -> InlineKeyboardMarkup | None:
@@ -91,15 +110,8 @@ def currency_picker(
         )
         builder.button(text=label, callback_data=data)
     builder.adjust(CURRENCIES_PER_ROW)
-    turns: list[InlineKeyboardButton] = []
-    if page > 0:
-        previous = CurrencyPageCallback(flow=flow, page=page - 1).pack()
-        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_PREVIOUS, callback_data=previous))
-    if first + CURRENCIES_PER_PAGE < len(choices):
-        following = CurrencyPageCallback(flow=flow, page=page + 1).pack()
-        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_NEXT, callback_data=following))
-    if turns:
-        builder.row(*turns)
+    more = first + CURRENCIES_PER_PAGE < len(choices)
+    _add_page_turns(builder, page, more, lambda to: CurrencyPageCallback(flow=flow, page=to))
     return builder.as_markup()
 
 
@@ -202,15 +214,8 @@ def admin_currencies(coins: Sequence[tuple[str, bool]], page: int) -> InlineKeyb
             continue
         builder.button(text=texts.btn_currency(code, active), callback_data=data)
     builder.adjust(3)
-    turns: list[InlineKeyboardButton] = []
-    if page > 0:
-        previous = AdminCurrencyPageCallback(page=page - 1).pack()
-        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_PREVIOUS, callback_data=previous))
-    if first + ADMIN_CURRENCIES_PER_PAGE < len(coins):
-        following = AdminCurrencyPageCallback(page=page + 1).pack()
-        turns.append(InlineKeyboardButton(text=texts.BTN_PAGE_NEXT, callback_data=following))
-    if turns:
-        builder.row(*turns)
+    more = first + ADMIN_CURRENCIES_PER_PAGE < len(coins)
+    _add_page_turns(builder, page, more, lambda to: AdminCurrencyPageCallback(page=to))
     builder.row(
         InlineKeyboardButton(
             text=texts.BTN_CURRENCY_SYNC, callback_data=AdminCurrencySyncCallback().pack()

@@ -43,7 +43,6 @@ class ReviewResult:
     decision: ReviewDecision
     credited: Decimal | None  # posted by this decision
     balance: Decimal | None  # the user's balance after it
-    user_telegram_id: int
 
 
 # Settled by the provider, money may have arrived, and none was handed back: only these can be
@@ -178,4 +177,4 @@ async def decide(
                 payload=deposit_notify.facts(p, previous=p.status, reason=reason, balance=balance),
                 dedup_key=f"deposit:{p.id}:review:{decision.value}",
             )
-    return ReviewResult(p.id, p.internal_payment_id, decision, credited, balance, user.telegram_id)
+    return ReviewResult(p.id, p.internal_payment_id, decision, credited, balance)
