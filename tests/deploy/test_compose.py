@@ -235,3 +235,36 @@ def test_local_env_files_are_never_committed() -> None:
             ["git", "ls-files", "--error-unmatch", f"{name}.example"], cwd=ROOT
         )
         assert tracked.returncode == 0, f"{name}.example is not committed"
+
+
+FILLED_IN = {
+    "PAYBOT_TELEGRAM__BOT_TOKEN": "123456:" + "A" * 35,
+    "PAYBOT_TELEGRAM__ADMIN_CHAT_ID": "-1001234567890",
+    "PAYBOT_TELEGRAM__ADMIN_IDS": "[123,456]",
+    "PAYBOT_NOWPAYMENTS__API_KEY": "key",
+}
+
+
+def _check_config(env_text: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bot check-config` with this text as the only source of settings (./.env)."""
+    (workdir / ".env").write_text(env_text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "check-config"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_bot_example_is_read_by_the_bot(tmp_path: Path) -> None:
+    text = (ROOT / f"{BOT_ENV}.example").read_text()
+    shipped = _check_config(text, tmp_path)
+    assert shipped.returncode == 2, shipped.stderr  # blanks: a configuration error, by key
+    assert "PAYBOT_TELEGRAM__ADMIN_CHAT_ID" in shipped.stderr
+    for key, value in FILLED_IN.items():
+        text = re.sub(rf"^{key}=$", f"{key}={value}", text, flags=re.MULTILINE)
+    filled = _check_config(text, tmp_path)
+    assert filled.returncode == 0, filled.stderr
