@@ -173,6 +173,8 @@ async def ensure_app_role(settings: DatabaseSettings, url: str | None = None) ->
     engine = create_engine(url or owner_url(settings), pool_size=1)
     try:
         async with engine.begin() as conn:
+            # Two migrates at once (two replicas starting) would race on CREATE ROLE.
+            await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('paybot.roles'))")
             owner = str(await _scalar(conn, "SELECT current_user"))
             if owner == role:
                 log.warning(
