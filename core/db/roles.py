@@ -87,25 +87,28 @@ async def _scalar(conn: AsyncConnection, sql: str, *args: object) -> object:
 
 
 async def _ensure_role(conn: AsyncConnection, role: str, password: str | None) -> bool:
-    """Create the role or set its password; True if it was created."""
+    """Create the role (LOGIN with a password, else NOLOGIN) or set its password (an existing
+    role without a configured password is left as it is); True if it was created."""
     exists = await _scalar(conn, "SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-    login = "NOLOGIN" if password is None and not exists else "LOGIN"
-    verb = "ALTER" if exists else "CREATE"
     if exists and password is None:
         return False
-    statement = f"{verb} ROLE {quote_ident(role)} {login}"
-    if password is not None:
-        statement += f" PASSWORD '{scram_verifier(password)}'"
+    verb = "ALTER" if exists else "CREATE"
+    statement = f"{verb} ROLE {quote_ident(role)}"
+    if password is None:
+        statement += " NOLOGIN"
+    else:
+        statement += f" LOGIN PASSWORD '{scram_verifier(password)}'"
     if not exists:
         statement += " NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
     try:
         await conn.exec_driver_sql(statement)
-    except DBAPIError as exc:  # without the statement: it carries the password's verifier
+    except DBAPIError as exc:  # reported without the statement: it carries the verifier
+        reason = exc.orig.__cause__ if exc.orig and exc.orig.__cause__ else exc.orig
         raise ConfigError(
             "invalid",
-            detail=f"database.app_role: could not {verb.lower()} role {role}"
-            f" ({type(exc.orig).__name__}); the owner needs CREATEROLE, or an administrator"
-            " creates the role once (docs/database-roles.md)",
+            detail=f"database.app_role: could not {verb.lower()} role {role}: {reason} (the"
+            " owner needs CREATEROLE, or an administrator creates the role and migrate is run"
+            " without database.app_password; docs/database-roles.md)",
         ) from None
     return not exists
 

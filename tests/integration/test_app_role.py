@@ -35,6 +35,7 @@ from core.db.base import Base
 from core.db.models import TxType
 from core.db.roles import APP_GRANTS, ensure_app_role, privilege_warning, scram_verifier
 from core.db.session import create_engine, create_session_factory
+from core.errors import ConfigError
 from core.nowpayments import NowPaymentsClient
 from core.poller import Poller
 from core.withdrawals import WithdrawalService
@@ -568,3 +569,37 @@ def test_scram_verifier_passes_the_rfc_7677_exchange() -> None:
     assert hashlib.sha256(client_key).digest() == stored_key
     assert hmac.digest(server_key, auth, "sha256") == signature
     assert verifier.startswith("SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$")
+
+
+async def test_migrate_refuses_a_privileged_app_role_and_explains_a_missing_right(
+    fresh_db: Db,
+) -> None:
+    strong = f"paybot_app_t{secrets.token_hex(5)}"
+    weak_owner = f"paybot_owner_t{secrets.token_hex(5)}"
+    password = secrets.token_urlsafe(18)
+    try:
+        async with fresh_db.engine.begin() as conn:
+            await conn.exec_driver_sql(f'CREATE ROLE "{strong}" NOLOGIN SUPERUSER')
+            await conn.exec_driver_sql(f'CREATE ROLE "{weak_owner}" LOGIN')
+        with pytest.raises(ConfigError) as refused:
+            await ensure_app_role(DatabaseSettings(app_role=strong), fresh_db.url)
+        assert "is a superuser" in refused.value.params["detail"]
+        async with fresh_db.engine.connect() as conn:  # nothing granted to it
+            granted = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = :r"
+                ),
+                {"r": strong},
+            )
+            assert granted == 0
+        weak_url = make_url(fresh_db.url).set(username=weak_owner).render_as_string(False)
+        new_role = f"paybot_app_t{secrets.token_hex(5)}"
+        settings = DatabaseSettings(app_role=new_role, app_password=SecretStr(password))
+        with pytest.raises(ConfigError) as no_right:
+            await ensure_app_role(settings, weak_url)
+        detail = no_right.value.params["detail"]
+        assert f"could not create role {new_role}" in detail and "CREATEROLE" in detail
+        assert password not in detail and "SCRAM" not in detail
+    finally:
+        for name in (strong, weak_owner):
+            await drop_role(fresh_db, name)
