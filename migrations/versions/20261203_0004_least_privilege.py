@@ -24,7 +24,7 @@ withdrawal.
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -218,7 +218,39 @@ UNIQUE_PER_CAUSE = {
 }
 
 
+# Rows already in the ledger that the new rules would refuse: the upgrade stops and names them
+# rather than failing on an anonymous constraint error (the app never wrote such rows). The SQL
+# is built from the constants above only.
+VIOLATIONS = {
+    **{
+        f"rows against ck_transactions_{name}": f"SELECT count(*) FROM transactions WHERE NOT ({c})"  # noqa: S608
+        for name, c in CHECKS.items()
+    },
+    **{
+        f"{column}s with more than one row for {name}": (
+            f"SELECT count(*) FROM (SELECT {column} FROM transactions WHERE {where}"  # noqa: S608
+            f" GROUP BY {column} HAVING count(*) > 1) d"
+        )
+        for name, (column, where) in UNIQUE_PER_CAUSE.items()
+    },
+}
+
+
+def _refuse_violations() -> None:
+    bind = op.get_bind()
+    found = {what: bind.execute(sa.text(sql)).scalar_one() for what, sql in VIOLATIONS.items()}
+    bad = [f"{count} {what}" for what, count in found.items() if count]
+    if bad:
+        raise RuntimeError(
+            "migration 0004 stops: the ledger already holds rows its new rules refuse ("
+            + "; ".join(bad)
+            + "); review them with the owner before upgrading"
+        )
+
+
 def upgrade() -> None:
+    if not context.is_offline_mode():
+        _refuse_violations()
     for name, condition in CHECKS.items():
         op.create_check_constraint(op.f(f"ck_transactions_{name}"), "transactions", condition)
     for name, (column, where) in UNIQUE_PER_CAUSE.items():

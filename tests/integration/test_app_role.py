@@ -36,6 +36,7 @@ from core.db.models import TxType
 from core.db.roles import APP_GRANTS, ensure_app_role, privilege_warning, scram_verifier
 from core.db.session import create_engine, create_session_factory
 from core.errors import ConfigError
+from core.migrate import run_alembic
 from core.nowpayments import NowPaymentsClient
 from core.poller import Poller
 from core.withdrawals import WithdrawalService
@@ -603,3 +604,26 @@ async def test_migrate_refuses_a_privileged_app_role_and_explains_a_missing_righ
     finally:
         for name in (strong, weak_owner):
             await drop_role(fresh_db, name)
+
+
+async def test_upgrade_stops_and_names_ledger_rows_the_new_rules_refuse(
+    empty_database: str,
+) -> None:
+    engine = create_engine(empty_database, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(run_alembic, "upgrade", "0003")
+            for sql in (
+                "INSERT INTO users (telegram_id) VALUES (1)",
+                "INSERT INTO user_balances (user_id) VALUES (1)",
+                "INSERT INTO transactions (user_id, type, amount_usd, balance_after,"
+                " idempotency_key) VALUES (1, 'deposit', 5, 5, 'old-deposit')",
+            ):
+                await conn.execute(text(sql))
+        with pytest.raises(RuntimeError, match="1 rows against ck_transactions_deposit_has"):
+            async with engine.begin() as conn:
+                await conn.run_sync(run_alembic, "upgrade", "head")
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+    finally:
+        await engine.dispose()
