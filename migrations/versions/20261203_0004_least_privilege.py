@@ -12,7 +12,8 @@ cannot stand in for ours. The balance guard used to trust the transaction-local 
 the write comes from inside a trigger (pg_trigger_depth() > 1) *and* runs as the owner of
 paybot_apply_transaction, i.e. from inside that definer function. A session cannot raise its
 own trigger depth (creating triggers needs ownership or TRIGGER, neither granted) nor become
-the owner.
+the owner. The one write the app makes itself, total_withdrawn growing when a withdrawal
+completes, may no longer exceed the user's completed withdrawals.
 
 Ledger rows must name what caused them: a deposit its payment, a withdrawal hold and a refund
 their withdrawal (CHECK), at most one of each per payment/withdrawal (partial unique indexes),
@@ -72,9 +73,15 @@ BEGIN
         ) THEN
             RETURN NEW;
         END IF;
+        -- The app's own write: a completed withdrawal counts in total_withdrawn, which never
+        -- goes beyond what the user's completed withdrawals add up to.
         IF NEW.user_id = OLD.user_id AND NEW.balance_usd = OLD.balance_usd
            AND NEW.total_deposited = OLD.total_deposited
            AND NEW.total_withdrawn >= OLD.total_withdrawn
+           AND NEW.total_withdrawn <= (
+               SELECT coalesce(sum(amount_usd), 0) FROM withdrawal_requests
+                WHERE user_id = NEW.user_id AND status = 'completed'
+           )
            AND NEW.last_transaction_at IS NOT DISTINCT FROM OLD.last_transaction_at THEN
             RETURN NEW;
         END IF;

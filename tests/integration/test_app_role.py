@@ -304,11 +304,22 @@ async def test_a_session_setting_does_not_open_the_balances(
         await attacker.execute(
             "INSERT INTO user_balances (user_id, balance_usd) VALUES ($1, 500)", other
         )
-    # The one write the app makes itself: a completed withdrawal counts in total_withdrawn.
+    # The one write the app makes itself: a completed withdrawal counts in total_withdrawn, up
+    # to what the user's completed withdrawals add up to, never back down.
     grow = "UPDATE user_balances SET total_withdrawn = total_withdrawn + $2 WHERE user_id = $1"
-    await attacker.execute(grow, user_id, D("3.00"))
     with pytest.raises(asyncpg.RestrictViolationError, match="follows the ledger"):
-        await attacker.execute(grow, user_id, D("-1.00"))
+        await attacker.execute(grow, user_id, D("3.00"))
+    async with app_db.sessions.begin() as session:
+        withdrawal_id = await new_withdrawal(session, user_id, D("3.00"))
+    await attacker.execute(
+        "UPDATE withdrawal_requests SET status = 'completed', transaction_hash = 'h'"
+        " WHERE id = $1",
+        withdrawal_id,
+    )
+    await attacker.execute(grow, user_id, D("3.00"))
+    for step in ("0.01", "-1.00"):
+        with pytest.raises(asyncpg.RestrictViolationError, match="follows the ledger"):
+            await attacker.execute(grow, user_id, D(step))
     view = await balance(app_db, user_id)
     assert (view.balance, view.total_deposited, view.total_withdrawn) == (
         D("10.00"),

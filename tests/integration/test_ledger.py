@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from core import ledger
 from core.db.models import Transaction, TxType, User
 from core.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount
-from tests.conftest import Db, make_user, post_deposit
+from tests.conftest import Db, make_user, new_withdrawal, post_deposit
 
 D = Decimal
 # Triggers off for the rest of one transaction (a superuser's power, which the bot's app role
@@ -292,11 +292,20 @@ async def test_user_balances_follow_the_ledger_only(db: Db) -> None:
     await credit(db, user, "10.00", f"guard-{user.id}")
     other = await make_user(db.sessions)
     async with db.sessions.begin() as session:  # a completed withdrawal counts its debit
+        withdrawal_id = await new_withdrawal(session, user.id, D("3.00"))
+        await session.execute(
+            text(
+                "UPDATE withdrawal_requests SET status = 'completed', transaction_hash = 'h'"
+                " WHERE id = :id"
+            ),
+            {"id": withdrawal_id},
+        )
         await ledger.add_withdrawn_total(session, user.id, D("3.00"))
     refused = [
         ("UPDATE user_balances SET balance_usd = balance_usd + 5 WHERE user_id = :u", user.id),
         ("UPDATE user_balances SET total_deposited = 0 WHERE user_id = :u", user.id),
         ("UPDATE user_balances SET total_withdrawn = 0 WHERE user_id = :u", user.id),
+        ("UPDATE user_balances SET total_withdrawn = 3.01 WHERE user_id = :u", user.id),
         ("DELETE FROM user_balances WHERE user_id = :u", user.id),
         ("INSERT INTO user_balances (user_id, balance_usd) VALUES (:u, 100)", other.id),
         ("TRUNCATE user_balances", None),
