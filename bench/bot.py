@@ -100,7 +100,7 @@ async def echo_bot(tg: FakeTelegram) -> AsyncIterator[None]:
 
 
 async def seed(url: str, users: int) -> None:
-    """Registered users with one deposit each, so /balance reads a real balance row."""
+    """Registered users with one credit each, so /balance reads a real balance row."""
     engine = create_engine(url, pool_size=2)
     sessions = create_session_factory(engine)
     async with sessions.begin() as session:
@@ -109,7 +109,7 @@ async def seed(url: str, users: int) -> None:
             await ledger.post(
                 session,
                 user_id=user.id,
-                type=TxType.DEPOSIT,
+                type=TxType.BONUS,  # a deposit row needs a payment (migration 0004)
                 amount=Decimal("42.00"),
                 idempotency_key=f"bench-bot-{i}",
             )

@@ -76,7 +76,7 @@ async def bench(url: str, postings: int, rounds: int) -> None:
             await ledger.post(
                 session,
                 user_id=users_post[w],
-                type=TxType.DEPOSIT,
+                type=TxType.BONUS,  # a deposit row needs a payment (migration 0004)
                 amount=AMOUNT,
                 idempotency_key=f"p-{run}-{next(counter)}",
             )
@@ -84,7 +84,7 @@ async def bench(url: str, postings: int, rounds: int) -> None:
     async def via_raw(w: int, i: int) -> None:
         user_id, key = users_raw[w], f"r-{run}-{next(counter)}"
         async with pool.acquire() as conn, conn.transaction():
-            args = (user_id, key, "deposit", AMOUNT, None, None, None, "{}")
+            args = (user_id, key, "bonus", AMOUNT, None, None, None, "{}")
             row = await conn.fetchrow(RAW_POST, *args)
             if row is None:
                 await conn.execute(

@@ -28,11 +28,14 @@ def _config_failure(error: ConfigError) -> int:
 
 
 async def _migrate(settings: Settings) -> None:
-    from core.db.session import database_url
+    """As the owner (database.owner_url, else database.url): the schema, then the app role."""
+    from core.db.roles import ensure_app_role, owner_url
     from core.migrate import migrate
 
-    await migrate(database_url(settings.database))
+    url = owner_url(settings.database)
+    await migrate(url)
     log.info("database schema is up to date")
+    await ensure_app_role(settings.database, url)
 
 
 async def _reconcile(settings: Settings) -> int:

@@ -31,6 +31,7 @@ from core import currencies
 from core.admin import reconcile_and_alert
 from core.config import Settings
 from core.currencies import CurrencyCatalog
+from core.db import roles
 from core.db.session import create_engine, create_session_factory, database_url
 from core.errors import ConfigError
 from core.logging import redact
@@ -141,6 +142,7 @@ class App:
         try:
             if self.lock is not None:
                 await self.lock.acquire()
+            await roles.warn_if_privileged(self.engine)
             try:
                 me = await self.bot.me()
             except TelegramUnauthorizedError:

@@ -91,12 +91,39 @@ class TelegramSettings(Section):
         return value
 
 
+# A role name that needs no quoting and is not reserved (pg_*).
+ROLE_NAME_RE = re.compile(r"(?!pg_)[a-z_][a-z0-9_]{0,62}")
+
+
+def _role_name(value: str) -> str:
+    if not ROLE_NAME_RE.fullmatch(value):
+        raise ValueError(
+            "must be a lower-case SQL name: letters, digits and _, at most 63, not starting"
+            " with a digit or pg_"
+        )
+    return value
+
+
 class DatabaseSettings(Section):
+    """``url`` is what the bot runs with (the app role in production); ``owner_url`` is what
+    ``python -m bot migrate`` runs with (the owner of the schema; unset: ``url``). Migrate
+    creates ``app_role`` if missing (LOGIN with ``app_password``, else NOLOGIN), sets its
+    password when one is given and grants it only what the bot needs (docs/database-roles.md).
+    """
+
     # Empty: an embedded PostgreSQL (pgserver) under data_dir.
     url: SecretStr | None = None
+    owner_url: SecretStr | None = None
+    app_role: Annotated[str, AfterValidator(_role_name)] = "paybot_app"
+    app_password: SecretStr | None = None
     data_dir: Path = Path(".data/postgres")
     pool_size: int = Field(default=10, ge=1, le=200)
     echo: bool = False
+
+    @field_validator("owner_url", "app_password")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
 
 
 class NowPaymentsSettings(Section):
@@ -204,12 +231,14 @@ class Settings(BaseSettings):
             self.nowpayments.api_key,
             self.nowpayments.ipn_secret,
             self.nowpayments.password,
+            self.database.app_password,
         ]
         found = [v.get_secret_value() for v in values if v is not None]
-        url = self.database.url.get_secret_value() if self.database.url else ""
-        password = re.search(r"://[^:/@]+:([^@]+)@", url)
-        if password:
-            found.append(password.group(1))
+        for db_url in (self.database.url, self.database.owner_url):
+            url = db_url.get_secret_value() if db_url else ""
+            password = re.search(r"://[^:/@]+:([^@]+)@", url)
+            if password:
+                found.append(password.group(1))
         return [s for s in found if s]
 
 

@@ -11,9 +11,11 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,14 +23,16 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core import ledger
 from core.config import DatabaseSettings, load_settings
-from core.db.models import User
+from core.db.models import TxType, User
 from core.db.session import (
     create_engine,
     create_session_factory,
     server_url,
     with_database,
 )
+from core.ids import new_payment_id, new_withdrawal_id
 from core.migrate import run_alembic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,6 +140,57 @@ async def make_user(sessions: async_sessionmaker[AsyncSession], **fields: object
         await session.flush()
         await session.refresh(user)
         return user
+
+
+_BTC = text(
+    "INSERT INTO currencies (code, name, token, network) VALUES"
+    " ('BTC', 'Bitcoin', 'BTC', 'btc') ON CONFLICT DO NOTHING"
+)
+
+
+async def new_payment(session: AsyncSession, user_id: int, amount: Decimal) -> int:
+    """A finished payment of the user's, for a deposit row to name (migration 0004)."""
+    await session.execute(_BTC)
+    payment_id = await session.scalar(
+        text(
+            "INSERT INTO payments (internal_payment_id, user_id, amount_usd, currency_code,"
+            " status, credited_usd) VALUES (:iid, :uid, :amount, 'BTC', 'finished', :amount)"
+            " RETURNING id"
+        ),
+        {"iid": new_payment_id(), "uid": user_id, "amount": amount},
+    )
+    assert isinstance(payment_id, int)
+    return payment_id
+
+
+async def post_deposit(
+    session: AsyncSession, user_id: int, amount: Decimal, idempotency_key: str
+) -> ledger.LedgerEntry:
+    """A deposit credit with a payment behind it (a deposit row needs one)."""
+    return await ledger.post(
+        session,
+        user_id=user_id,
+        type=TxType.DEPOSIT,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        payment_id=await new_payment(session, user_id, amount),
+    )
+
+
+async def new_withdrawal(session: AsyncSession, user_id: int, amount: Decimal) -> int:
+    """A pending fee-less withdrawal request of the user's, for a hold row to name."""
+    await session.execute(_BTC)
+    withdrawal_id = await session.scalar(
+        text(
+            "INSERT INTO withdrawal_requests (internal_withdrawal_id, user_id, amount_usd,"
+            " currency_code, wallet_address, network_fee_usd, service_fee_usd, total_fee_usd,"
+            " final_amount_usd) VALUES (:iid, :uid, :amount, 'BTC', 'test', 0, 0, 0, :amount)"
+            " RETURNING id"
+        ),
+        {"iid": new_withdrawal_id(), "uid": user_id, "amount": amount},
+    )
+    assert isinstance(withdrawal_id, int)
+    return withdrawal_id
 
 
 @pytest.fixture

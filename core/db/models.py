@@ -291,6 +291,31 @@ class Transaction(Base):
             name="sign_by_type",
         ),
         CheckConstraint("length(idempotency_key) > 0", name="idempotency_key"),
+        # Every deposit, hold and refund names its cause, once (a trigger also checks that the
+        # cause is the same user's; migration 0004).
+        CheckConstraint("type <> 'deposit' OR payment_id IS NOT NULL", name="deposit_has_payment"),
+        CheckConstraint(
+            "type NOT IN ('withdrawal', 'refund') OR withdrawal_id IS NOT NULL",
+            name="hold_refund_has_withdrawal",
+        ),
+        Index(
+            "uq_transactions_deposit_payment",
+            "payment_id",
+            unique=True,
+            postgresql_where=text("type = 'deposit'"),
+        ),
+        Index(
+            "uq_transactions_withdrawal_hold",
+            "withdrawal_id",
+            unique=True,
+            postgresql_where=text("type = 'withdrawal'"),
+        ),
+        Index(
+            "uq_transactions_withdrawal_refund",
+            "withdrawal_id",
+            unique=True,
+            postgresql_where=text("type = 'refund'"),
+        ),
         Index("ix_transactions_user_id_id", "user_id", "id"),
     )
 

@@ -34,12 +34,12 @@ from bot.callbacks import (
 )
 from core import deposit_notify, ledger, outbox
 from core.config import NotifierSettings
-from core.db.models import Payment, TxType, User, WithdrawalStatus
+from core.db.models import Payment, User, WithdrawalStatus
 from core.deposit_notify import REVIEW_KIND
 from core.ids import new_payment_id
 from core.users import upsert_user
 from core.withdrawals import WithdrawalService, WithdrawalView, refund_key
-from tests.conftest import Db, make_user
+from tests.conftest import Db, make_user, post_deposit
 from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp
 from tests.fakes.telegram import FakeTelegram, StoredMessage
 
@@ -74,13 +74,7 @@ async def customer(db: Db, tg: FakeTelegram, amount: str = "100.00", **fields: A
     user = await make_user(db.sessions, **fields)
     tg.add_chat(user.telegram_id)
     async with db.sessions.begin() as session:
-        await ledger.post(
-            session,
-            user_id=user.id,
-            type=TxType.DEPOSIT,
-            amount=D(amount),
-            idempotency_key=f"e2e-admin:{secrets.token_hex(6)}",
-        )
+        await post_deposit(session, user.id, D(amount), f"e2e-admin:{secrets.token_hex(6)}")
     return user
 
 
@@ -337,13 +331,7 @@ async def test_an_admin_cannot_approve_their_own_withdrawal(
 ) -> None:
     async with e2e_db.sessions.begin() as session:
         me = await upsert_user(session, ADMIN_2, first_name="Deputy")
-        await ledger.post(
-            session,
-            user_id=me.id,
-            type=TxType.DEPOSIT,
-            amount=D("80.00"),
-            idempotency_key=f"e2e-admin:{secrets.token_hex(6)}",
-        )
+        await post_deposit(session, me.id, D("80.00"), f"e2e-admin:{secrets.token_hex(6)}")
     tg.add_chat(ADMIN_2)
     view = await withdraw(admin_app, me, "30.00")
     card_id = await posted_card(tg, view)

@@ -25,7 +25,7 @@ from core.config import TelegramSettings
 from core.db.models import TxType
 from core.errors import ConfigError, InsufficientFunds
 from core.users import get_by_telegram_id
-from tests.conftest import Db, make_user, next_telegram_id
+from tests.conftest import Db, make_user, new_withdrawal, next_telegram_id, post_deposit
 from tests.e2e.conftest import ADMIN_CHAT, MakeApp, press, say
 from tests.fakes.telegram import FakeTelegram
 
@@ -35,12 +35,16 @@ async def seed(db: Db, user_id: int, amounts: list[str]) -> None:
     async with db.sessions.begin() as session:
         for amount in amounts:
             value = Decimal(amount)
+            if value > 0:
+                await post_deposit(session, user_id, value, f"e2e-{uuid.uuid4()}")
+                continue
             await ledger.post(
                 session,
                 user_id=user_id,
-                type=TxType.DEPOSIT if value > 0 else TxType.WITHDRAWAL,
+                type=TxType.WITHDRAWAL,
                 amount=value,
                 idempotency_key=f"e2e-{uuid.uuid4()}",
+                withdrawal_id=await new_withdrawal(session, user_id, -value),
             )
 
 

@@ -103,6 +103,7 @@ async def test_run_answers_and_sigterm_waits_for_the_handler_in_flight(
     assert "Your balance" in answer["text"]
     assert "stopping" in stderr and "Traceback" not in stderr
     assert tg.token not in stderr and tg.token.split(":")[1] not in stderr
+    assert "a superuser: it could disable the ledger's triggers" in stderr  # the test's login
 
 
 async def test_a_second_instance_with_the_same_token_refuses_to_start(

@@ -28,7 +28,7 @@ from bot.states import WithdrawFlow
 from core import ledger
 from core.db.models import TxType
 from core.db.session import create_engine, create_session_factory
-from tests.conftest import Db, DbServer, make_user
+from tests.conftest import Db, DbServer, make_user, post_deposit
 from tests.e2e.conftest import ADMIN_CHAT, FAST, MakeApp, make_settings, press, say
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import Call, FakeTelegram, StoredMessage
@@ -83,10 +83,13 @@ async def funded(db: Db, amount: str) -> tuple[int, int]:
 async def post(db: Db, user_id: int, amount: str) -> None:
     value = D(amount)
     async with db.sessions.begin() as session:
+        if value > 0:
+            await post_deposit(session, user_id, value, f"e2e-wd-{uuid.uuid4()}")
+            return
         await ledger.post(
             session,
             user_id=user_id,
-            type=TxType.DEPOSIT if value > 0 else TxType.ADJUSTMENT,
+            type=TxType.ADJUSTMENT,
             amount=value,
             idempotency_key=f"e2e-wd-{uuid.uuid4()}",
         )

@@ -32,7 +32,7 @@ from core.errors import (
 )
 from core.ids import new_payment_id
 from core.withdrawals import refund_key
-from tests.conftest import Db, make_user
+from tests.conftest import Db, make_user, post_deposit
 from tests.integration.test_ledger import LEDGER_MARK
 
 D = Decimal
@@ -69,14 +69,9 @@ async def admin_service(db: Db) -> AdminService:
 
 
 async def deposit(db: Db, user: User, amount: str) -> None:
+    """A finished, credited payment and its ledger credit."""
     async with db.sessions.begin() as session:
-        await ledger.post(
-            session,
-            user_id=user.id,
-            type=TxType.DEPOSIT,
-            amount=D(amount),
-            idempotency_key=f"test-deposit:{secrets.token_hex(6)}",
-        )
+        await post_deposit(session, user.id, D(amount), f"test-deposit:{secrets.token_hex(6)}")
 
 
 async def add_payment(
@@ -137,8 +132,6 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
     await make_user(fresh_db.sessions)  # a user with no money at all
     await deposit(fresh_db, alice, "100.00")
     await deposit(fresh_db, bob, "40.50")
-    await add_payment(fresh_db, alice, "100.00", "finished", credited="100.00")
-    await add_payment(fresh_db, bob, "40.50", "finished", credited="40.50")
     await add_payment(fresh_db, bob, "25.00", "waiting")
     await add_payment(fresh_db, alice, "10.00", "partially_paid", review=True)
     pending = await request(service, alice, "20.00")
@@ -295,7 +288,6 @@ async def test_user_summary(fresh_db: Db) -> None:
     service = await admin_service(fresh_db)
     user = await make_user(fresh_db.sessions, username="DaveX")
     await deposit(fresh_db, user, "50.00")
-    await add_payment(fresh_db, user, "50.00", "finished", credited="50.00")
     await add_payment(fresh_db, user, "20.00", "expired")
     first = await request(service, user, "10.00")
     await request(service, user, "11.00")

@@ -23,7 +23,7 @@ from core.db import raw
 from core.db.models import TxType, User
 from core.db.session import create_engine
 from core.users import load_with_balance, set_blocked
-from tests.conftest import Db, make_user, next_telegram_id
+from tests.conftest import Db, make_user, new_payment, next_telegram_id
 
 D = Decimal
 
@@ -73,6 +73,9 @@ async def test_balance_and_totals_come_with_the_user(db: Db, user: User) -> None
                 type=TxType.DEPOSIT if amount[0] != "-" else TxType.ADJUSTMENT,
                 amount=D(amount),
                 idempotency_key=f"cu-{user.id}-{i}",
+                payment_id=(
+                    await new_payment(session, user.id, D(amount)) if amount[0] != "-" else None
+                ),
             )
     found = await load_with_balance(db.engine, user.telegram_id)
     assert found is not None

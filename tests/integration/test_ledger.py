@@ -12,18 +12,17 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from core import ledger
 from core.db.models import Transaction, TxType, User
 from core.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount
-from tests.conftest import Db, make_user
+from tests.conftest import Db, make_user, new_withdrawal, post_deposit
 
 D = Decimal
-# The mark the ledger trigger sets for its own write: only tests that fake corruption use it.
-LEDGER_MARK = text("SELECT set_config('paybot.ledger_write', 'on', true)")
+# Triggers off for the rest of one transaction (a superuser's power, which the bot's app role
+# lacks): only tests that fake corruption use it.
+LEDGER_MARK = text("SET LOCAL session_replication_role = replica")
 
 
 async def credit(db: Db, user: User, amount: str, key: str) -> ledger.LedgerEntry:
     async with db.sessions.begin() as session:
-        return await ledger.post(
-            session, user_id=user.id, type=TxType.DEPOSIT, amount=D(amount), idempotency_key=key
-        )
+        return await post_deposit(session, user.id, D(amount), key)
 
 
 async def balance_of(db: Db, user: User) -> ledger.Balance:
@@ -267,7 +266,7 @@ async def test_database_refuses_nan_negative_balance_and_broken_chain(db: Db, us
         "ck_transactions_not_nan": "INSERT INTO transactions (user_id, type, amount_usd,"
         " balance_after, idempotency_key) VALUES (:u, 'adjustment', 'NaN', 2, 'nan-' || :k)",
         "ck_transactions_sign_by_type": "INSERT INTO transactions (user_id, type, amount_usd,"
-        " balance_after, idempotency_key) VALUES (:u, 'deposit', -1, 1, 'neg-' || :k)",
+        " balance_after, idempotency_key) VALUES (:u, 'bonus', -1, 1, 'neg-' || :k)",
         "ledger chain broken": "INSERT INTO transactions (user_id, type, amount_usd,"
         " balance_after, idempotency_key) VALUES (:u, 'bonus', 1, 50, 'chain-' || :k)",
         "ck_transactions_balance_after_non_negative": "INSERT INTO transactions (user_id, type,"
@@ -282,7 +281,8 @@ async def test_database_refuses_nan_negative_balance_and_broken_chain(db: Db, us
     for expected, sql in bad.items():
         with pytest.raises((IntegrityError, DBAPIError), match=expected):
             async with db.sessions.begin() as session:
-                await session.execute(LEDGER_MARK)  # past the guard, to reach the checks
+                if "user_balances" in sql:
+                    await session.execute(LEDGER_MARK)  # past the guard, to reach the checks
                 await session.execute(text(sql), {"u": user.id, "k": str(user.id)})
     assert (await balance_of(db, user)).balance == D("2.00")
 
@@ -292,11 +292,20 @@ async def test_user_balances_follow_the_ledger_only(db: Db) -> None:
     await credit(db, user, "10.00", f"guard-{user.id}")
     other = await make_user(db.sessions)
     async with db.sessions.begin() as session:  # a completed withdrawal counts its debit
+        withdrawal_id = await new_withdrawal(session, user.id, D("3.00"))
+        await session.execute(
+            text(
+                "UPDATE withdrawal_requests SET status = 'completed', transaction_hash = 'h'"
+                " WHERE id = :id"
+            ),
+            {"id": withdrawal_id},
+        )
         await ledger.add_withdrawn_total(session, user.id, D("3.00"))
     refused = [
         ("UPDATE user_balances SET balance_usd = balance_usd + 5 WHERE user_id = :u", user.id),
         ("UPDATE user_balances SET total_deposited = 0 WHERE user_id = :u", user.id),
         ("UPDATE user_balances SET total_withdrawn = 0 WHERE user_id = :u", user.id),
+        ("UPDATE user_balances SET total_withdrawn = 3.01 WHERE user_id = :u", user.id),
         ("DELETE FROM user_balances WHERE user_id = :u", user.id),
         ("INSERT INTO user_balances (user_id, balance_usd) VALUES (:u, 100)", other.id),
         ("TRUNCATE user_balances", None),

@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 from core import ledger
 from core.db.models import TxType
 from core.errors import IdempotencyConflict, InsufficientFunds
-from tests.conftest import Db, make_user
+from tests.conftest import Db, make_user, new_payment
 
 cents = st.integers(min_value=1, max_value=50_000).map(lambda c: Decimal(c).scaleb(-2))
 operation = st.tuples(
-    st.sampled_from([TxType.DEPOSIT, TxType.WITHDRAWAL, TxType.FEE, TxType.REFUND]),
+    # Types that need no withdrawal behind them (a deposit gets its payment below).
+    st.sampled_from([TxType.DEPOSIT, TxType.PAYMENT, TxType.FEE, TxType.BONUS]),
     cents,
     st.integers(min_value=0, max_value=5),  # small key space: repeats exercise idempotency
 )
@@ -31,12 +32,20 @@ async def test_ledger_matches_model(db: Db, ops: list[tuple[TxType, Decimal, int
     balance, deposited = Decimal("0.00"), Decimal("0.00")
     posted: dict[int, tuple[TxType, Decimal]] = {}
     for tx_type, magnitude, key_no in ops:
-        amount = -magnitude if tx_type in (TxType.WITHDRAWAL, TxType.FEE) else magnitude
+        amount = -magnitude if tx_type in (TxType.PAYMENT, TxType.FEE) else magnitude
         key = f"prop-{user.id}-{key_no}"
         try:
             async with db.sessions.begin() as session:
+                payment_id = None
+                if tx_type is TxType.DEPOSIT:
+                    payment_id = await new_payment(session, user.id, amount)
                 entry = await ledger.post(
-                    session, user_id=user.id, type=tx_type, amount=amount, idempotency_key=key
+                    session,
+                    user_id=user.id,
+                    type=tx_type,
+                    amount=amount,
+                    idempotency_key=key,
+                    payment_id=payment_id,
                 )
         except InsufficientFunds:
             assert key_no not in posted and balance + amount < 0

@@ -43,6 +43,6 @@ async def test_upgrade_downgrade_upgrade_and_no_drift(empty_database: str) -> No
             triggers = await conn.scalar(
                 text("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'transactions_%'")
             )
-        assert triggers == 3
+        assert triggers == 4
     finally:
         await engine.dispose()

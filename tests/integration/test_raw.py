@@ -41,7 +41,7 @@ async def test_a_rolled_back_posting_leaves_nothing(db: Db) -> None:
         await ledger.post(
             session,
             user_id=user.id,
-            type=TxType.DEPOSIT,
+            type=TxType.BONUS,
             amount=D("5.00"),
             idempotency_key=f"raw-{user.id}-1",
         )
@@ -54,7 +54,7 @@ async def test_a_rolled_back_posting_leaves_nothing(db: Db) -> None:
             await ledger.post(  # the first statement of this transaction
                 session,
                 user_id=user.id,
-                type=TxType.DEPOSIT,
+                type=TxType.BONUS,
                 amount=D("7.00"),
                 idempotency_key=f"raw-{user.id}-2",
             )

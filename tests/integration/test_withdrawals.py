@@ -25,7 +25,7 @@ from core.errors import (
 )
 from core.users import upsert_user
 from core.withdrawals import CARD_KIND, STATUS_KIND, WithdrawalService, hold_key, refund_key
-from tests.conftest import Db, make_user
+from tests.conftest import Db, make_user, post_deposit
 
 D = Decimal
 S = WithdrawalStatus
@@ -76,12 +76,8 @@ async def service(db: Db, **payments: Any) -> WithdrawalService:
 
 async def fund(db: Db, user: User, amount: str) -> None:
     async with db.sessions.begin() as session:
-        await ledger.post(
-            session,
-            user_id=user.id,
-            type=TxType.DEPOSIT,
-            amount=D(amount),
-            idempotency_key=f"test-deposit:{user.id}:{secrets.token_hex(4)}",
+        await post_deposit(
+            session, user.id, D(amount), f"test-deposit:{user.id}:{secrets.token_hex(4)}"
         )
 
 
