@@ -11,7 +11,9 @@ background loops mark themselves once and everything they call inherits it):
   ``user_reserve`` more stay in the bucket: a user arriving finds a token at once, and the
   background still gets the full rate whenever users are quiet.
 - ``CATALOG`` also passes its own small limiter first, so a sync cannot crowd out the poller.
-- Waiters are served users first, then in arrival order.
+- Waiters are served users first, then the two background lanes in turn (each in arrival
+  order): the poller may queue hundreds of checks, the sync still gets every other slot (up
+  to its cap) and vice versa.
 
 The choice over separate limiters whose rates sum to the provider's: no capacity sits idle for
 a user who is not there, and a user never waits for the background's next slot. The price is a
@@ -22,9 +24,8 @@ over any window T at most ``rate * T + burst + user_reserve`` requests leave.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -66,7 +67,9 @@ async def run_in_lane(value: Lane, work: Awaitable[_T]) -> _T:
 
 
 class ProviderBudget:
-    """A token bucket with a reserve for users and a priority queue of waiters."""
+    """A token bucket with a reserve for users and a queue per lane: users first, then the
+    background lanes in turn (so a poller with hundreds of checks queued cannot starve the
+    sync, nor the sync the poller)."""
 
     def __init__(
         self,
@@ -88,8 +91,8 @@ class ProviderBudget:
         self._clock = clock
         self._updated = clock()
         self._catalog = AsyncLimiter(1, 1.0 / catalog_requests_per_second)
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
+        self._queues: dict[Lane, deque[asyncio.Future[None]]] = {lane_: deque() for lane_ in Lane}
+        self._turn = 0  # which background lane goes first next time
         self._timer: asyncio.TimerHandle | None = None
 
     @property
@@ -99,25 +102,21 @@ class ProviderBudget:
 
     def waiting(self, lane_: Lane | None = None) -> int:
         """How many callers (of one lane, or of all) are queued for a token."""
-        pending = [w for w in self._waiters if not w[2].done()]
-        if lane_ is None:
-            return len(pending)
-        priority = _priority(lane_)
-        return sum(1 for w in pending if w[0] == priority)
+        lanes = list(Lane) if lane_ is None else [lane_]
+        return sum(1 for each in lanes for f in self._queues[each] if not f.done())
 
     async def acquire(self, lane_: Lane | None = None) -> None:
         """Wait for a token in ``lane_`` (by default the caller's lane)."""
         lane_ = current_lane() if lane_ is None else lane_
         if lane_ is Lane.CATALOG:
             await self._catalog.acquire()
-        priority = _priority(lane_)
         self._refill()
-        ahead = any(w[0] <= priority and not w[2].done() for w in self._waiters)
-        if not ahead and self._tokens >= self._needed(priority):
+        ahead = self.waiting(Lane.USER) if lane_ is Lane.USER else self.waiting()
+        if not ahead and self._tokens >= self._needed(lane_):
             self._tokens -= 1
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        self._queues[lane_].append(future)
         self._serve()
         try:
             await future
@@ -127,8 +126,8 @@ class ProviderBudget:
             self._serve()
             raise
 
-    def _needed(self, priority: int) -> float:
-        return 1.0 if priority == _priority(Lane.USER) else 1.0 + self._reserve
+    def _needed(self, lane_: Lane) -> float:
+        return 1.0 if lane_ is Lane.USER else 1.0 + self._reserve
 
     def _refill(self) -> None:
         now = self._clock()
@@ -136,31 +135,38 @@ class ProviderBudget:
         self._tokens = min(self._capacity, self._tokens + gained)
         self._updated = now
 
+    def _next(self) -> Lane | None:
+        """The lane served next: users, else the background lanes in turn."""
+        for queue in self._queues.values():
+            while queue and queue[0].done():  # cancelled waiters
+                queue.popleft()
+        if self._queues[Lane.USER]:
+            return Lane.USER
+        for i in range(len(_BACKGROUND)):
+            turn = _BACKGROUND[(self._turn + i) % len(_BACKGROUND)]
+            if self._queues[turn]:
+                return turn
+        return None
+
     def _serve(self) -> None:
-        """Grant tokens to the head of the queue while it can have them, then sleep until the
-        head can."""
+        """Grant tokens while the next in line can have one, then sleep until it can."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self._refill()
-        while self._waiters:
-            priority, _, future = self._waiters[0]
-            if future.done():
-                heapq.heappop(self._waiters)
-                continue
-            needed = self._needed(priority)
+        while (lane_ := self._next()) is not None:
+            needed = self._needed(lane_)
             if self._tokens < needed:
                 delay = (needed - self._tokens) * self._interval
                 self._timer = asyncio.get_running_loop().call_later(delay, self._serve)
                 return
-            heapq.heappop(self._waiters)
             self._tokens -= 1
-            future.set_result(None)
+            self._queues[lane_].popleft().set_result(None)
+            if lane_ in _BACKGROUND:  # the other background lane's turn
+                self._turn = (_BACKGROUND.index(lane_) + 1) % len(_BACKGROUND)
 
 
-def _priority(lane_: Lane) -> int:
-    # Background and catalogue share a priority (arrival order between them) so neither starves.
-    return 0 if lane_ is Lane.USER else 1
+_BACKGROUND = (Lane.BACKGROUND, Lane.CATALOG)
 
 
 __all__ = ["Lane", "ProviderBudget", "current_lane", "lane", "run_in_lane"]

@@ -56,8 +56,25 @@ async def test_queued_users_go_before_queued_background() -> None:
     tasks += [asyncio.create_task(_granted(budget, f"user{i}", Lane.USER, log)) for i in (1, 2)]
     tasks.append(asyncio.create_task(_granted(budget, "catalog", Lane.CATALOG, log)))
     await asyncio.gather(*tasks)
-    # Users first; the background lanes in arrival order.
-    assert log == ["user1", "user2", "bg1", "bg2", "catalog"]
+    # Users first; then the background lanes take turns.
+    assert log == ["user1", "user2", "bg1", "catalog", "bg2"]
+
+
+async def test_a_long_poller_queue_does_not_starve_the_sync() -> None:
+    budget = ProviderBudget(100.0, burst=1, user_reserve=1, catalog_requests_per_second=1e6)
+    await budget.acquire(Lane.USER)
+    await budget.acquire(Lane.USER)
+    log: list[str] = []
+    polls = [
+        asyncio.create_task(_granted(budget, "poll", Lane.BACKGROUND, log)) for _ in range(30)
+    ]
+    await _settle()
+    syncs = [asyncio.create_task(_granted(budget, "sync", Lane.CATALOG, log)) for _ in range(3)]
+    await _settle()
+    assert log == [] and budget.waiting(Lane.CATALOG) == 3  # the bucket is still empty
+    await asyncio.gather(*polls, *syncs)
+    # Every other slot, not after the 30 polls queued before them.
+    assert [i for i, who in enumerate(log) if who == "sync"] == [1, 3, 5]
 
 
 async def test_the_background_never_takes_the_users_reserve() -> None:
