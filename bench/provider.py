@@ -96,6 +96,7 @@ class Phase:
     label: str
     seconds: list[float]
     background_requests: dict[str, int]
+    sync_stop: float | None  # seconds from stop to the sync task's end
 
     def p(self, q: int) -> float:
         cuts = statistics.quantiles(self.seconds, n=100, method="inclusive")
@@ -147,7 +148,8 @@ async def phase(
         timeout=30,
     )
     stop = asyncio.Event()
-    background: list[asyncio.Task[None]] = []
+    poll: asyncio.Task[None] | None = None
+    sync: asyncio.Task[None] | None = None
     before = provider.requests()
     if busy:
         poller = Poller(
@@ -160,21 +162,30 @@ async def phase(
             children_scan_seconds=None,
         )
         catalog = currencies.CurrencyCatalog(client)
-        background = [
-            asyncio.create_task(run_in_lane(Lane.BACKGROUND, poller.run_forever(stop))),
-            asyncio.create_task(currencies.keep_synced(sessions, catalog, stop)),
-        ]
+        poll = asyncio.create_task(run_in_lane(Lane.BACKGROUND, poller.run_forever(stop)))
+        sync = asyncio.create_task(currencies.keep_synced(sessions, catalog, stop))
         await asyncio.sleep(args.warmup)  # let both fill the budget's queue
     user_ids = await users(url)
     seconds = await user_calls(sessions, client, settings, user_ids, args.calls, args.gap)
     stop.set()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(asyncio.gather(*background), 10)
+    stopping = time.perf_counter()
+    sync_stop = None
+    if sync is not None:
+        await asyncio.wait_for(sync, 5)
+        sync_stop = time.perf_counter() - stopping
+    if poll is not None:
+        # The poller finishes the checks it claimed (at 5 req/s that can take long): not
+        # measured here, so it is cut off after a moment (it is safe to cancel).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(poll), 1.0)
+        poll.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poll
     after = provider.requests()
     await client.aclose()
     await engine.dispose()
     moved = {k: after.get(k, 0) - before.get(k, 0) for k in ("get_payment", "min_amount")}
-    return Phase(label, seconds, moved)
+    return Phase(label, seconds, moved, sync_stop)
 
 
 async def users(url: str) -> list[int]:
@@ -204,12 +215,14 @@ async def bench(url: str, provider: Provider, args: argparse.Namespace) -> None:
     idle = phases[0]
     print(
         f"{'phase':>17} {'p50 ms':>8} {'p95 ms':>8} {'p95/idle':>9} {'polls':>6} {'minimums':>9}"
+        f" {'sync stop s':>11}"
     )
     for result in phases:
         print(
             f"{result.label:>17} {result.p(50) * 1000:>8.1f} {result.p(95) * 1000:>8.1f}"
             f" {result.p(95) / idle.p(95):>9.2f} {result.background_requests['get_payment']:>6}"
             f" {result.background_requests['min_amount']:>9}"
+            + ("" if result.sync_stop is None else f" {result.sync_stop:>11.3f}")
         )
     print(
         f"p95 of create_deposit, busy/idle: {phases[1].p(95) / idle.p(95):.2f} (target <= 2);"
