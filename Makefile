@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ledger
 	$(BIN)/python -m bench.poller
 	$(BIN)/python -m bench.bot
+	$(BIN)/python -m bench.provider
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

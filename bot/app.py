@@ -36,6 +36,7 @@ from core.db.session import create_engine, create_session_factory, database_url
 from core.errors import ConfigError
 from core.logging import redact
 from core.nowpayments import NowPaymentsClient
+from core.nowpayments.budget import Lane, run_in_lane
 from core.poller import Poller
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,9 @@ class PaymentBackground:
     async def run_forever(self, stop_event: asyncio.Event) -> None:
         # A TaskGroup: if one loop dies, the other is cancelled and the app sees the failure.
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._poller.run_forever(stop_event))
+            # Background lane: users' provider calls are served first (core.nowpayments.budget).
+            poll = self._poller.run_forever(stop_event)
+            group.create_task(run_in_lane(Lane.BACKGROUND, poll))
             group.create_task(currencies.keep_synced(self._sessions, self._catalog, stop_event))
             group.create_task(self._reconcile(stop_event))
 

@@ -135,6 +135,12 @@ class NowPaymentsSettings(Section):
     password: SecretStr | None = None
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     max_requests_per_second: float = Field(default=5.0, gt=0)
+    # Provider budget (core.nowpayments.budget): the poller and the currency sync leave this many
+    # requests in the bucket for users, so "create deposit"/"check status" never queue behind
+    # them; bursts are at most 1 + this.
+    user_reserve_requests: int = Field(default=1, ge=0, le=5)
+    # The currency sync's own cap (inside the total above): ~200 coins take ~200 s at 1/s.
+    catalog_requests_per_second: float = Field(default=1.0, gt=0, le=100)
 
 
 class PaymentsSettings(Section):

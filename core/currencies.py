@@ -8,6 +8,11 @@
   deposits off. On first start (empty table) the built-in seed is used instead.
 - Provider lists are cached in memory (``CurrencyCatalog``, TTL minutes): the provider 429s on
   bursts and the lists change rarely.
+- A malformed item in a provider list is skipped (and logged) by the client; a coin whose item
+  was skipped is not deactivated for it.
+- Every catalogue request goes through the provider budget's CATALOG lane (its own small rate,
+  behind users; core.nowpayments.budget), and a sync gives up its provider phase as soon as
+  ``stop`` is set, so a shutdown never waits for ~200 min-amount requests.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from core.db.models import Currency
 from core.errors import CurrencyUnavailable, InvalidAmount, NotFound
 from core.money import round_fee
 from core.nowpayments import FullCurrency, NowPaymentsClient, ProviderError
+from core.nowpayments.budget import Lane, lane
+from core.nowpayments.models import FullCurrencies, MerchantCoins
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +136,8 @@ class CurrencyCatalog:
             if hit is not None and self._clock() < hit[0]:
                 value: _T = hit[1]
                 return value
-            value = await fetch()
+            with lane(Lane.CATALOG):
+                value = await fetch()
             self._values[key] = (self._clock() + self._ttl, value)
             return value
 
@@ -140,10 +148,21 @@ class CurrencyCatalog:
         return await self._cached("currencies", fetch)
 
     async def full_currencies(self) -> list[FullCurrency]:
-        return await self._cached("full_currencies", self._client.full_currencies)
+        return (await self._full()).currencies
 
     async def merchant_coins(self) -> list[str]:
-        return await self._cached("merchant_coins", self._client.merchant_coins)
+        return (await self._merchant()).selected_currencies
+
+    async def unreadable_codes(self) -> set[str]:
+        """Upper-case codes of coins whose items in the offer lists were skipped as malformed."""
+        skipped = [*(await self._merchant()).skipped, *(await self._full()).skipped]
+        return {item.id.upper() for item in skipped if item.id}
+
+    async def _full(self) -> FullCurrencies:
+        return await self._cached("full_currencies", self._client.full_currencies_reply)
+
+    async def _merchant(self) -> MerchantCoins:
+        return await self._cached("merchant_coins", self._client.merchant_coins_reply)
 
     async def min_usd(self, code: str, outcome_currency: str | None = None) -> Decimal | None:
         """The provider's minimum for ``code`` in USD, rounded up to the cent (None: not given).
@@ -220,24 +239,61 @@ async def _minimums(
 # --- the database side ----------------------------------------------------------------------
 
 
+class _Stopped(Exception):
+    pass
+
+
+async def _unless_stopped(work: Awaitable[_T], stop: asyncio.Event | None) -> _T:
+    """``work``, cancelled as soon as ``stop`` is set (then _Stopped)."""
+    if stop is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.cancelled():
+        raise _Stopped
+    return task.result()
+
+
+async def _fetch_offer(
+    catalog: CurrencyCatalog, fetch_minimums: bool, outcome_currency: str | None
+) -> tuple[list[FullCurrency], dict[str, Decimal | None], set[str]]:
+    offered = await _offer(catalog)
+    if not offered:
+        raise ProviderError("the provider offers no coins")
+    minimums = (
+        await _minimums(catalog, (c.code for c in offered), outcome_currency)
+        if fetch_minimums
+        else {}
+    )
+    return offered, minimums, await catalog.unreadable_codes()
+
+
 async def sync(
     sessions: async_sessionmaker[AsyncSession],
     catalog: CurrencyCatalog,
     *,
     fetch_minimums: bool = True,
     outcome_currency: str | None = None,
+    stop: asyncio.Event | None = None,
 ) -> SyncResult:
     """Bring `currencies` in line with the provider's offer (see the module doc). Never raises
-    for provider trouble: the result says what happened."""
+    for provider trouble: the result says what happened. Once ``stop`` is set the provider
+    requests are abandoned and nothing is written."""
     try:
-        offered = await _offer(catalog)
-        if not offered:
-            raise ProviderError("the provider offers no coins")
-        minimums = (
-            await _minimums(catalog, (c.code for c in offered), outcome_currency)
-            if fetch_minimums
-            else {}
+        offered, minimums, unreadable = await _unless_stopped(
+            _fetch_offer(catalog, fetch_minimums, outcome_currency), stop
         )
+    except _Stopped:
+        log.info("currencies: sync abandoned for shutdown")
+        return SyncResult("none", error="stopped")
     except ProviderError as exc:
         log.warning("currencies: provider sync failed: %r", exc)
         async with sessions.begin() as session:
@@ -250,7 +306,7 @@ async def sync(
     rows = [_row(coin, minimums.get(coin.code)) for coin in offered]
     async with sessions.begin() as session:
         await _lock(session)
-        return await _apply(session, rows)
+        return await _apply(session, rows, keep=unreadable)
 
 
 async def keep_synced(
@@ -264,7 +320,7 @@ async def keep_synced(
     until ``stop`` is set. For the process wiring; never raises for provider trouble."""
     while not stop.is_set():
         try:
-            await sync(sessions, catalog)
+            await sync(sessions, catalog, stop=stop)
         except Exception:  # the database is down: try again next time
             log.exception("currencies: sync failed")
         with contextlib.suppress(TimeoutError):
@@ -295,16 +351,24 @@ async def _seed(session: AsyncSession) -> list[str]:
     return [c.code for c in SEED]
 
 
-async def _apply(session: AsyncSession, rows: list[dict[str, Any]]) -> SyncResult:
+async def _apply(
+    session: AsyncSession, rows: list[dict[str, Any]], *, keep: set[str] | None = None
+) -> SyncResult:
+    """``keep``: codes not to deactivate although missing (their list items were unreadable)."""
     existing = {c.code: c for c in (await session.execute(select(Currency))).scalars()}
     offered = {row["code"] for row in rows}
+    keep = keep or set()
     added = [row["code"] for row in rows if row["code"] not in existing]
     reactivated = [
         code
         for code in offered & existing.keys()
         if not existing[code].is_active and not existing[code].disabled_by_admin
     ]
-    deactivated = [code for code, c in existing.items() if code not in offered and c.is_active]
+    deactivated = [
+        code
+        for code, c in existing.items()
+        if code not in offered and code not in keep and c.is_active
+    ]
     for row in rows:
         stmt = insert(Currency).values(**row, is_active=True)
         changes: dict[str, Any] = {

@@ -250,8 +250,10 @@ async def find_by_order_id(
         for item in listing.data:
             if item.order_id == order_id and item.parent_payment_id is None:
                 return item
+        if listing.skipped_order(order_id):  # ours may be the unreadable one: not "absent"
+            raise MalformedReply(f"the provider's item for order {order_id} is malformed")
         last = listing.pages_count is not None and page + 1 >= listing.pages_count
-        if last or len(listing.data) < LIST_PAGE_SIZE:
+        if last or listing.received < LIST_PAGE_SIZE:
             break
     return None
 

@@ -327,7 +327,7 @@ class Poller:
             for child in children:
                 if await self._settle_child(child):
                     seen += 1
-            if len(listing.data) < page_size:
+            if listing.received < page_size:  # malformed items were skipped, not missing
                 break
         return seen
 

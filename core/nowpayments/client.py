@@ -1,5 +1,8 @@
 """Async NOWPayments client: one pooled httpx client, polite rate limit, retries for reads only.
 
+Every request takes a token from one ``ProviderBudget`` (see core.nowpayments.budget): users
+first, the poller and the currency sync in the background lanes.
+
 Secrets (API key, JWT, password) live only in request headers/bodies: they are never logged,
 never put into exception messages (provider messages are redacted before use) and hidden from
 ``repr``.
@@ -20,11 +23,11 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, Self, TypeVar
 
 import httpx
-from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, SecretStr, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from core.errors import ConfigError
+from core.nowpayments.budget import ProviderBudget
 from core.nowpayments.errors import (
     MalformedReply,
     MinimumAmountError,
@@ -97,6 +100,10 @@ class NowPaymentsSettings(Protocol):
     def timeout_seconds(self) -> float: ...
     @property
     def max_requests_per_second(self) -> float: ...
+    @property
+    def user_reserve_requests(self) -> int: ...
+    @property
+    def catalog_requests_per_second(self) -> float: ...
 
 
 def _parse_retry_after(value: str | None) -> float | None:
@@ -131,6 +138,8 @@ class NowPaymentsClient:
         timeout: float = 10.0,
         max_requests_per_second: float = 5.0,
         burst: int = 1,
+        user_reserve: int = 1,
+        catalog_requests_per_second: float = 1.0,
         max_retries: int = 3,
         backoff_initial: float = 0.5,
         backoff_max: float = 10.0,
@@ -144,7 +153,7 @@ class NowPaymentsClient:
     ) -> None:
         if not api_key:
             raise ConfigError("missing_setting", setting="nowpayments.api_key")
-        if max_requests_per_second <= 0 or burst < 1 or max_retries < 0:
+        if max_requests_per_second <= 0 or burst < 1 or max_retries < 0 or user_reserve < 0:
             raise ValueError("rate, burst and retries must be positive")
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
@@ -165,8 +174,14 @@ class NowPaymentsClient:
         self._jwt_lock = asyncio.Lock()
         # Set once get-payment has answered AUTH_REQUIRED, so later polls send the JWT up front.
         self._payment_needs_jwt = False
-        # burst requests at once, then one every 1/rate seconds: the provider 429s on bursts.
-        self._limiter = AsyncLimiter(burst, burst / max_requests_per_second)
+        # burst (+ the users' reserve) requests at once, then one every 1/rate seconds: the
+        # provider 429s on bursts.
+        self.budget = ProviderBudget(
+            max_requests_per_second,
+            burst=burst,
+            user_reserve=user_reserve,
+            catalog_requests_per_second=catalog_requests_per_second,
+        )
         # Queue here rather than in httpcore's pool, whose hand-over is slow with many waiters.
         self._slots = asyncio.Semaphore(max_connections)
         self._owns_http = http_client is None
@@ -197,6 +212,8 @@ class NowPaymentsClient:
             password=section.password.get_secret_value() if section.password else None,
             timeout=section.timeout_seconds,
             max_requests_per_second=section.max_requests_per_second,
+            user_reserve=section.user_reserve_requests,
+            catalog_requests_per_second=section.catalog_requests_per_second,
             max_retries=max_retries,
             transport=transport,
         )
@@ -238,14 +255,22 @@ class NowPaymentsClient:
         return self._model(Currencies, await self._read("/currencies", params), "GET /currencies")
 
     async def full_currencies(self) -> list[FullCurrency]:
+        return (await self.full_currencies_reply()).currencies
+
+    async def full_currencies_reply(self) -> FullCurrencies:
+        """The list with what was skipped as malformed (``skipped``)."""
         data = await self._read("/full-currencies")
-        return self._model(FullCurrencies, data, "GET /full-currencies").currencies
+        return self._model(FullCurrencies, data, "GET /full-currencies")
 
     async def merchant_coins(self, *, fixed_rate: bool = False) -> list[str]:
         """Coins enabled in the dashboard, lower-cased (the wire often has them upper-case)."""
+        return (await self.merchant_coins_reply(fixed_rate=fixed_rate)).selected_currencies
+
+    async def merchant_coins_reply(self, *, fixed_rate: bool = False) -> MerchantCoins:
+        """The list with what was skipped as malformed (``skipped``)."""
         params = {"fixed_rate": "true"} if fixed_rate else None
         data = await self._read("/merchant/coins", params)
-        return self._model(MerchantCoins, data, "GET /merchant/coins").selected_currencies
+        return self._model(MerchantCoins, data, "GET /merchant/coins")
 
     async def min_amount(
         self,
@@ -435,7 +460,7 @@ class NowPaymentsClient:
                 retry_after=quiet,
                 status=None,
             )
-        await self._limiter.acquire()
+        await self.budget.acquire()
         async with self._slots:
             started = time.perf_counter()
             try:

@@ -1,15 +1,21 @@
 """Typed NOWPayments requests and replies.
 
 Replies are parsed from the raw body with ``loads_json`` (floats become Decimal, NaN/Infinity
-tokens are refused) and then validated here: amounts through ``core.money.to_decimal`` (numeric
-strings accepted; NaN, Infinity, booleans and negatives refused), ids normalised to ``str(int(x))``
-because the provider sends them as strings in some replies and numbers in others, statuses
-lower-cased and kept even when unknown.
+tokens become ``NonFinite`` markers that every field refuses) and then validated here: amounts
+through ``core.money.to_decimal`` (numeric strings accepted; NaN, Infinity, booleans and
+negatives refused), ids normalised to ``str(int(x))`` because the provider sends them as strings
+in some replies and numbers in others, statuses lower-cased and kept even when unknown.
+
+Lists are validated item by item (``_split_items``): one malformed item is logged with its id and
+the field at fault and left out, so a NaN on somebody else's payment never hides the rest of a
+page. What was left out is kept on the reply (``skipped``) for callers that must not conclude
+"absent" from a page that had a broken item.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -24,6 +30,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    TypeAdapter,
+    ValidationError,
     model_validator,
 )
 
@@ -33,13 +41,26 @@ from core.money import to_decimal
 # --- JSON in and out ---------------------------------------------------------------------------
 
 
-def _refuse_constant(token: str) -> Any:
-    raise ValueError(f"non-finite number {token} in JSON")
+log = logging.getLogger(__name__)
+
+
+class NonFinite:
+    """A bare NaN/Infinity token, kept in place so that only the item holding it is refused (no
+    field type accepts it) rather than the whole body."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return f"NonFinite({self.token})"
 
 
 def loads_json(body: bytes | str) -> Any:
-    """Parse a reply exactly: floats as Decimal (no binary artefacts), NaN/Infinity refused."""
-    return json.loads(body, parse_float=Decimal, parse_int=int, parse_constant=_refuse_constant)
+    """Parse a reply exactly: floats as Decimal (no binary artefacts), NaN/Infinity tokens as
+    ``NonFinite`` (refused by validation)."""
+    return json.loads(body, parse_float=Decimal, parse_int=int, parse_constant=NonFinite)
 
 
 def _encode(value: Any) -> str:
@@ -121,6 +142,68 @@ class _Reply(BaseModel):
     # Unknown fields are ignored so new provider fields never break polling; numbers in text
     # fields (an order_id sent back as a number) are turned into strings rather than refused.
     model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+
+# --- lists, item by item ------------------------------------------------------------------------
+
+
+class SkippedItem(_Reply):
+    """A list item that failed validation: where it was, what it claimed to be, what was wrong
+    (field path and message; never the offending value)."""
+
+    index: int
+    id: str | None = None  # payment_id or currency code, when readable
+    order_id: str | None = None
+    field: str
+    reason: str
+
+
+def _readable(value: object, limit: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip()[:limit] or None
+
+
+def _item_id(item: object) -> str | None:
+    if isinstance(item, str):
+        return _readable(item, 32)
+    if isinstance(item, Mapping):
+        for key in ("payment_id", "code", "currency", "ticker"):
+            if (found := _readable(item.get(key), 32)) is not None:
+                return found
+    return None
+
+
+def _split_items(data: Any, key: str, adapter: TypeAdapter[Any], kind: str) -> Any:
+    """``data`` with ``key`` holding only the items that validate and ``skipped`` describing the
+    rest. A missing or non-list ``key`` is left for the field's own validation to refuse."""
+    if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
+        return data
+    good: list[Any] = []
+    skipped: list[SkippedItem] = []
+    for index, item in enumerate(data[key]):
+        try:
+            good.append(adapter.validate_python(item))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            order = item.get("order_id") if isinstance(item, Mapping) else None
+            bad = SkippedItem(
+                index=index,
+                id=_item_id(item),
+                order_id=_readable(order, 64),
+                field=".".join(str(part) for part in first["loc"]) or "item",
+                reason=first["msg"],
+            )
+            log.warning(
+                "nowpayments: skipped malformed %s item #%d (id %s): %s: %s",
+                kind,
+                index,
+                bad.id or "unreadable",
+                bad.field,
+                bad.reason,
+            )
+            skipped.append(bad)
+    return {**data, key: good, "skipped": tuple(skipped)}
 
 
 # --- statuses ----------------------------------------------------------------------------------
@@ -210,6 +293,12 @@ class CurrencyInfo(_Reply):
 
 class Currencies(_Reply):
     currencies: list[CurrencyInfo]
+    skipped: tuple[SkippedItem, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _item_by_item(cls, data: Any) -> Any:
+        return _split_items(data, "currencies", _CURRENCY_INFO, "currency")
 
     @property
     def codes(self) -> list[str]:
@@ -236,10 +325,22 @@ class FullCurrency(_Reply):
 
 class FullCurrencies(_Reply):
     currencies: list[FullCurrency]
+    skipped: tuple[SkippedItem, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _item_by_item(cls, data: Any) -> Any:
+        return _split_items(data, "currencies", _FULL_CURRENCY, "full-currency")
 
 
 class MerchantCoins(_Reply):
     selected_currencies: list[Code] = Field(alias="selectedCurrencies")
+    skipped: tuple[SkippedItem, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _item_by_item(cls, data: Any) -> Any:
+        return _split_items(data, "selectedCurrencies", _CODE, "merchant coin")
 
 
 class MinAmount(_Reply):
@@ -310,10 +411,31 @@ class Payment(_Reply):
 
 class PaymentList(_Reply):
     data: list[Payment]
+    skipped: tuple[SkippedItem, ...] = ()
     limit: int | None = None
     page: int | None = None
     pages_count: int | None = Field(default=None, alias="pagesCount")
     total: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _item_by_item(cls, data: Any) -> Any:
+        return _split_items(data, "data", _PAYMENT, "payment")
+
+    @property
+    def received(self) -> int:
+        """Items on this page, the skipped ones included (for "was this the last page?")."""
+        return len(self.data) + len(self.skipped)
+
+    def skipped_order(self, order_id: str) -> bool:
+        """Whether a skipped item claimed this order_id (so "not found" cannot be concluded)."""
+        return any(item.order_id == order_id for item in self.skipped)
+
+
+_CURRENCY_INFO: TypeAdapter[CurrencyInfo] = TypeAdapter(CurrencyInfo)
+_FULL_CURRENCY: TypeAdapter[FullCurrency] = TypeAdapter(FullCurrency)
+_CODE: TypeAdapter[str] = TypeAdapter(Code, config=ConfigDict(coerce_numbers_to_str=True))
+_PAYMENT: TypeAdapter[Payment] = TypeAdapter(Payment)
 
 
 class ErrorBody(_Reply):

@@ -78,7 +78,11 @@ def make_settings(
     return Settings(
         telegram=TelegramSettings(**options),
         database=DatabaseSettings(url=SecretStr(db_url)),
-        nowpayments=NowPaymentsSettings(api_key=SecretStr(np.api_key), base_url=np.base_url),
+        nowpayments=NowPaymentsSettings(
+            api_key=SecretStr(np.api_key),
+            base_url=np.base_url,
+            catalog_requests_per_second=50.0,  # an admin's sync must answer within the waits
+        ),
         notifier=notifier or NotifierSettings(),
     )
 

@@ -189,6 +189,18 @@ class _Raw:
         self.token = token
 
 
+# A bare NaN token, for FakeNowPayments.garble(pid, price_amount=NAN_TOKEN).
+NAN_TOKEN: Any = _Raw("NaN")
+
+
+def many_coins(count: int) -> tuple[Coin, ...]:
+    """``count`` made-up selected coins (``c000``, ``c001``…), for catalogue syncs at scale."""
+    return tuple(
+        Coin(f"c{i:03d}", f"Coin {i}", Decimal("1.5"), 8, Decimal("2"), f"c{i:03d}", "x")
+        for i in range(count)
+    )
+
+
 class _ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -505,6 +517,11 @@ class FakeNowPayments:
         child.actually_paid = actually_paid
         child.outcome_amount = _q(actually_paid * (1 - OUTCOME_FEE), coin.precision, ROUND_DOWN)
         return str(child.payment_id)
+
+    def garble(self, payment_id: str | int, **fields: Any) -> None:
+        """Reply with these raw field values for this payment (get and list): NAN_TOKEN, "NaN",
+        a wrong type, None for a required field…"""
+        self.payment(payment_id).extra.update(fields)
 
     def payment(self, payment_id: str | int) -> FakePayment:
         return self._payments[int(payment_id)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
@@ -11,9 +12,9 @@ import pytest
 from core import currencies
 from core.db.models import Currency
 from core.errors import CurrencyUnavailable, NotFound
-from core.nowpayments import NowPaymentsClient
+from core.nowpayments import CreatePaymentRequest, NowPaymentsClient
 from tests.conftest import Db
-from tests.fakes.nowpayments import FakeNowPayments, Fault
+from tests.fakes.nowpayments import FakeNowPayments, Fault, many_coins
 from tests.integration.test_deposit_support import ADMIN, client, fake, make_client
 
 __all__ = ["client", "fake"]  # fixtures used here by name
@@ -213,3 +214,75 @@ async def test_keep_synced_runs_until_stopped(fresh_db: Db, client: NowPaymentsC
     stop.set()
     await asyncio.wait_for(task, 2)
     assert await active(fresh_db) == OFFERED
+
+
+# --- the provider budget and shutdown ----------------------------------------------------------
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    """Wait for a condition the test itself causes (bounded: a hang fails, not blocks)."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition never came true")
+
+
+async def test_a_user_call_is_not_queued_behind_a_running_sync(fresh_db: Db) -> None:
+    async with FakeNowPayments(coins=many_coins(40)) as fake:
+        # The whole provider rate is open to the sync: only the budget's lanes protect users.
+        client = make_client(
+            fake, max_requests_per_second=20.0, burst=1, catalog_requests_per_second=20.0
+        )
+        async with client:
+            stop = asyncio.Event()
+            catalog = currencies.CurrencyCatalog(client)
+            task = asyncio.create_task(currencies.sync(fresh_db.sessions, catalog, stop=stop))
+            await _until(lambda: fake.requests["min_amount"] >= 3)
+            seen = len(fake.request_times)
+
+            request = CreatePaymentRequest(
+                price_amount=D("25"), price_currency="usd", pay_currency="c001", order_id="u-1"
+            )
+            await client.create_payment(request)
+
+            after = [name for _, name in list(fake.request_times)[seen:]]
+            # At most the one sync request already granted went first; then the user's.
+            assert after.index("create_payment") <= 1
+            assert not task.done() and fake.requests["min_amount"] < 40  # the sync went on
+            stop.set()
+            assert (await task).error == "stopped"
+
+
+async def test_sync_stops_within_a_second_of_shutdown(fresh_db: Db) -> None:
+    async with FakeNowPayments(coins=many_coins(40)) as fake:
+        # 40 minimums at 4/s: a full sync would take ~10 s.
+        client = make_client(fake, catalog_requests_per_second=4.0)
+        async with client:
+            stop = asyncio.Event()
+            catalog = currencies.CurrencyCatalog(client)
+            task = asyncio.create_task(currencies.keep_synced(fresh_db.sessions, catalog, stop))
+            await _until(lambda: fake.requests["min_amount"] >= 2)
+            stop.set()
+            sent = fake.requests["min_amount"]
+            await asyncio.wait_for(task, 1.0)
+            assert fake.requests["min_amount"] <= sent + 1  # at most one was in flight
+            assert await active(fresh_db) == []  # an abandoned sync writes nothing
+            assert client.budget.waiting() == 0  # and leaves no waiter behind
+
+
+async def test_a_coin_with_an_unreadable_item_is_not_switched_off(
+    fresh_db: Db, client: NowPaymentsClient, fake: FakeNowPayments
+) -> None:
+    await currencies.sync(fresh_db.sessions, currencies.CurrencyCatalog(client))
+    full = (
+        '{"currencies":[{"code":"BTC","enable":true,"network":"btc"},'
+        '{"code":"ETH","network_precision":NaN}]}'
+    )
+    fake.reply_once("full_currencies", 200, full)
+    fake.reply_once("merchant_coins", 200, '{"selectedCurrencies":["BTC","ETH",{"no":1}]}')
+    result = await currencies.sync(fresh_db.sessions, currencies.CurrencyCatalog(client))
+    assert result.source == "provider"
+    # ETH's item was broken: kept as it was; the others were really left out: switched off.
+    assert sorted(result.deactivated) == sorted(set(OFFERED) - {"BTC", "ETH"})
+    assert await active(fresh_db) == ["BTC", "ETH"]

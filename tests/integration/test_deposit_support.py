@@ -69,6 +69,7 @@ def make_client(fake: FakeNowPayments, **overrides: Any) -> NowPaymentsClient:
         "timeout": 2.0,
         "max_requests_per_second": 100_000.0,
         "burst": 100,
+        "catalog_requests_per_second": 100_000.0,
         "max_retries": 0,
         "max_connections": 50,
     }

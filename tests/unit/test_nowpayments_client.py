@@ -30,7 +30,7 @@ from core.nowpayments import (
     is_final,
 )
 from core.nowpayments.client import _parse_retry_after
-from tests.fakes.nowpayments import FakeNowPayments, Fault
+from tests.fakes.nowpayments import NAN_TOKEN, FakeNowPayments, Fault
 
 MakeClient = Callable[..., NowPaymentsClient]
 
@@ -101,6 +101,7 @@ async def make_client(fake: FakeNowPayments) -> AsyncIterator[MakeClient]:
             "timeout": 2.0,
             "max_requests_per_second": 1000.0,
             "burst": 100,
+            "catalog_requests_per_second": 1000.0,
             "max_retries": 2,
             "backoff_initial": 0.01,
             "backoff_max": 0.02,
@@ -341,6 +342,81 @@ def test_final_statuses():
     assert is_final(" FINISHED ")
     assert is_final("Canceled")
     assert not is_final("spending")
+
+
+# --- lists, item by item -----------------------------------------------------------------------
+
+
+async def test_catalogue_lists_skip_only_their_bad_items(
+    fake: FakeNowPayments, client: NowPaymentsClient, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.WARNING, "core.nowpayments")
+    fake.reply_once("currencies", 200, '{"currencies":["btc",17,{"ticker":"eth"},null,"ltc"]}')
+    fake.reply_once(
+        "full_currencies",
+        200,
+        '{"currencies":[{"code":"BTC","network_precision":"eight"},'
+        '{"code":"ETH","enable":true},{"name":"no code"},{"code":"LTC","id":NaN}]}',
+    )
+    fake.reply_once("merchant_coins", 200, '{"selectedCurrencies":["BTC",{"x":1},"ETH",NaN]}')
+    fake.reply_once(
+        "list_payments",
+        200,
+        '{"data":[{"payment_id":1,"payment_status":"waiting","pay_amount":NaN},'
+        '{"payment_id":2,"payment_status":"finished","actually_paid":"5"},'
+        '"garbage",{"payment_id":"x1","payment_status":"waiting"}],"pagesCount":1}',
+    )
+
+    currencies = await client.currencies()
+    full = await client.full_currencies_reply()
+    merchant = await client.merchant_coins_reply()
+    payments = await client.list_payments()
+
+    assert currencies.codes == ["btc", "eth", "ltc"]
+    assert [(s.index, s.id) for s in currencies.skipped] == [(1, None), (3, None)]
+    assert [c.code for c in full.currencies] == ["eth"]
+    assert [(s.id, s.field) for s in full.skipped] == [
+        ("BTC", "network_precision"),
+        (None, "code"),
+        ("LTC", "id"),
+    ]
+    assert merchant.selected_currencies == ["btc", "eth"]
+    assert [s.index for s in merchant.skipped] == [1, 3]
+    assert [p.payment_id for p in payments.data] == ["2"]
+    assert [(s.id, s.field) for s in payments.skipped] == [
+        ("1", "pay_amount"),
+        ("garbage", "item"),
+        ("x1", "payment_id"),
+    ]
+    assert payments.received == 4
+    assert "skipped malformed payment item #0 (id 1): pay_amount" in caplog.text
+    assert "skipped malformed full-currency item #0 (id BTC): network_precision" in caplog.text
+
+
+async def test_a_list_of_only_bad_items_is_empty_not_an_error(
+    fake: FakeNowPayments, client: NowPaymentsClient
+):
+    fake.reply_once("list_payments", 200, '{"data":[{"payment_id":1}]}')
+    listing = await client.list_payments()
+    assert listing.data == [] and len(listing.skipped) == 1
+
+
+async def test_a_list_of_the_wrong_shape_is_still_malformed(
+    fake: FakeNowPayments, client: NowPaymentsClient
+):
+    for body in ('{"data":{"payment_id":1}}', '{"limit":10}', "[1,2]"):
+        fake.reply_once("list_payments", 200, body)
+        with pytest.raises(MalformedReply):
+            await client.list_payments()
+
+
+async def test_a_single_payment_with_nan_is_still_malformed(
+    fake: FakeNowPayments, client: NowPaymentsClient
+):
+    pid = fake.add_payment(Decimal("25"))
+    fake.garble(pid, outcome_amount=NAN_TOKEN)
+    with pytest.raises(MalformedReply, match="outcome_amount"):
+        await client.get_payment(pid)
 
 
 # --- the fake's money behaviour through the client ---------------------------------------------
@@ -736,8 +812,9 @@ async def test_client_rate_limiter_spaces_requests(fake: FakeNowPayments, make_c
     await asyncio.gather(*(client.status() for _ in range(8)))
     times = [moment for moment, name in fake.request_times if name == "status"]
     assert len(times) == 8
-    # One request per 50 ms: 8 requests cannot span less than 7 intervals.
-    assert times[-1] - times[0] >= 7 * 0.05 * 0.9
+    # burst + the users' reserve (1 + 1) at once, then one per 50 ms: 8 requests cannot span
+    # less than 6 intervals.
+    assert times[-1] - times[0] >= 6 * 0.05 * 0.9
 
 
 # --- secrets -----------------------------------------------------------------------------------
@@ -806,6 +883,8 @@ class _Section:
     password: SecretStr | None = None
     timeout_seconds: float = 5.0
     max_requests_per_second: float = 5.0
+    user_reserve_requests: int = 1
+    catalog_requests_per_second: float = 1.0
 
 
 async def test_from_settings(fake: FakeNowPayments):
