@@ -241,6 +241,19 @@ class PaymentEvent(Base):
     created_at: Mapped[datetime] = _now()
 
 
+class StatusCheckLimit(Base):
+    """A user's "Check status" presses that asked the provider in the current one-minute window
+    (core.deposits.check_status); one row per user, counted with one atomic upsert."""
+
+    __tablename__ = "status_check_limits"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("used >= 0", name="used_non_negative"),)
+
+
 class UserBalance(Base):
     __tablename__ = "user_balances"
 
