@@ -356,13 +356,13 @@ async def _count_check(
         raise LimitExceeded("status_checks", limit=limit)
 
 
-def late_checkable(view: PaymentView, policy: SettlePolicy, now: datetime) -> bool:
+def late_checkable(view: PaymentView, policy: SettlePolicy, now: datetime | None = None) -> bool:
     """Ended without money, never credited, and still inside the provider's window: money may
     yet arrive, so a check asks the provider."""
     return (
         view.status in LATE_CHECKED
         and view.credited_usd is None
-        and policy.schedule.late_window_open(now, view.created_at)
+        and policy.schedule.late_window_open(now or utcnow(), view.created_at)
     )
 
 

@@ -57,4 +57,4 @@ def test_a_reviewed_deposit_tells_the_user_how_it_ended() -> None:
     closed = texts.deposit_status({**base, "reason": "review_close"})
     assert "nothing is credited" in closed and "contact support" in closed
     held = texts.deposit_status({**base, "reason": "partial_hold"})
-    assert "An admin will look at it" in held
+    assert "an admin will review it" in held
