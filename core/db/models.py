@@ -224,6 +224,12 @@ class Payment(Base):
                 "status IN ('waiting', 'confirming', 'confirmed', 'sending', 'creating')"
             ),
         ),
+        # Its late branch: deposits that ended without money, looked at again (core.poller).
+        Index(
+            "ix_payments_late_due",
+            "next_check_at",
+            postgresql_where=text("status IN ('expired', 'failed') AND credited_usd IS NULL"),
+        ),
         Index("ix_payments_status_created", "status", "created_at"),
     )
 

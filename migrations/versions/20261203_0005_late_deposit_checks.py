@@ -1,5 +1,7 @@
 """status_check_limits (the per-user "Check status" limit); ended deposits get late checks
 
+ix_payments_late_due serves the poller's late branch.
+
 Revision ID: 0005
 Revises: 0003
 Create Date: 2026-12-03 19:30:00
@@ -28,6 +30,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_status_check_limits")),
     )
+    op.create_index(
+        "ix_payments_late_due",
+        "payments",
+        ["next_check_at"],
+        postgresql_where=sa.text("status IN ('expired', 'failed') AND credited_usd IS NULL"),
+    )
     # Deposits that ended without money inside the provider's 7-day window are looked at again
     # (money may still arrive); the poller's late schedule takes it from there.
     op.execute(
@@ -38,4 +46,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payments_late_due", table_name="payments")
     op.drop_table("status_check_limits")
