@@ -299,6 +299,9 @@ DEPOSIT_NOTES: Mapping[str, str] = {
         "The provider reports the deposit as done, but no amount arrived with it." + _REVIEW_NEXT
     ),
     "paid_after_final": "Your payment arrived after the deposit had ended." + _REVIEW_NEXT,
+    "ended_with_payment": (
+        "The deposit ended before it was paid in full, but some money arrived." + _REVIEW_NEXT
+    ),
     "review_credit": "An admin reviewed it: what arrived is credited to your balance.",
     "review_close": (
         "An admin reviewed it: nothing is credited. If you think that is wrong, contact support"
@@ -312,6 +315,7 @@ _REVIEW_TITLES = {
     "finished_underpaid": "🔎 Payment received: an admin is reviewing it",
     "finished_nothing_paid": "🔎 Deposit under review",
     "paid_after_final": "🔎 Late payment received: an admin is reviewing it",
+    "ended_with_payment": "🔎 Payment received: an admin is reviewing it",
 }
 
 
@@ -321,6 +325,12 @@ def deposit_status(payload: Mapping[str, Any]) -> str:
     title = _REVIEW_TITLES.get(reason) or DEPOSIT_STATUS.get(
         status, f"Deposit status: {esc(status or 'unknown')}"
     )
+    if (
+        status == "finished"
+        and payload.get("credited_usd") is None
+        and reason not in _REVIEW_TITLES
+    ):
+        title = "🔎 Deposit under review"  # "finished" alone would read as credited
     coin = _text(payload, "currency") or ""
     pay = _text(payload, "pay_amount")
     paid = _text(payload, "actually_paid")
@@ -1201,6 +1211,10 @@ DEPOSIT_ADMIN_REASONS: Mapping[str, str] = {
         " arrived at the invoice's rate, or Close."
     ),
     "finished_nothing_paid": "Finished by the provider with nothing paid; nothing credited.",
+    "ended_with_payment": (
+        "Expired or failed at the provider, yet some money arrived; nothing credited. Credit"
+        " posts what arrived at the invoice's rate, at most the invoice."
+    ),
     "amount_unknown": "Partially paid, amount unknown: nothing credited until an admin decides.",
     "partial_hold": "Partially paid: nothing credited until an admin decides.",
     "price_changed": "The provider reports another price than the one we created.",

@@ -8,7 +8,7 @@ Kinds (payloads are facts; the bot words them):
   create found by order_id).
 - ``deposit_review`` to the admin chat: a decision is needed (reasons partial_hold,
   amount_unknown, overpaid, finished_underpaid, finished_nothing_paid, paid_after_final,
-  price_changed); money reviews add invoice_value_usd, current_value_usd and
+  ended_with_payment, price_changed); money reviews add invoice_value_usd, current_value_usd and
   current_rate_unavailable (what arrived at the invoice's rate and now).
 - ``deposit_alert`` to the admin chat: the provider disagrees with a settled payment or reports a
   repeated deposit, or an overpayment within tolerance was credited (reasons

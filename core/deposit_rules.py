@@ -11,8 +11,9 @@ transaction. The rules (amounts in coin compare actually_paid with the invoice's
   is never converted automatically.
 - partially_paid: policy ``hold`` → review; ``credit`` → what arrived at the invoice's rate, at
   most the invoiced amount (review when that is below a cent or the amount is unknown).
-- A deposit that ended without money (expired, failed) and then reports money (a paid status or
-  actually_paid > 0): review (``late_money``). Nothing that arrived is silently dropped.
+- A deposit that ends as expired or failed with actually_paid > 0, or that ended without money
+  and then reports money (a paid status or actually_paid > 0): review (``late_money``). Nothing
+  that arrived is silently dropped.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ REVIEW_REASONS = frozenset(
         "amount_unknown",
         "partial_hold",
         "paid_after_final",
+        "ended_with_payment",
     }
 )
 

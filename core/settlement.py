@@ -465,8 +465,19 @@ class _Run:
 
     async def _close(self) -> Outcome:
         assert self.known is not None
+        status = PaymentStatus(self.known.value)
+        if status in LATE_CHECKED and late_money(status, self.paid):
+            # Ended by the provider, yet some money arrived: never dropped, an admin decides.
+            self.reason = "ended_with_payment"
+            self._value_what_arrived()
+            self.p.needs_review = True
+            self._final(status, None, self.reason)
+            self._late_schedule()
+            await self._notify_user()
+            await self._admin(REVIEW_KIND, self.reason)
+            return Outcome.HELD
         self.reason = self.known.value
-        self._final(PaymentStatus(self.known.value), None, None)
+        self._final(status, None, None)
         self._late_schedule()
         await self._notify_user()
         return Outcome.CLOSED

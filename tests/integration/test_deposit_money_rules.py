@@ -365,3 +365,35 @@ async def test_the_per_user_check_limit_holds_under_concurrent_presses(
         u=user.id,
     )
     await check(deposit_db, client, user, view.id, limited)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "status", "reason"),
+    [
+        ("paid_late", "expired", "paid_after_final"),
+        ("overpaid_1000x", "finished", "overpaid"),
+        ("finished_unpaid", "finished", "finished_nothing_paid"),
+    ],
+)
+async def test_scripted_attacks_through_repeated_checks_never_credit(
+    deposit_db: Db,
+    client: NowPaymentsClient,
+    fake: FakeNowPayments,
+    user: User,
+    scenario: str,
+    status: str,
+    reason: str,
+) -> None:
+    view = await create(deposit_db, client, user, "10")
+    fake.play(pid(view), scenario)
+    for _ in range(6):  # past the end of the script: the last reply repeats
+        await check(deposit_db, client, user, view.id)
+    row = await payment_row(deposit_db, view.id)
+    assert (row.status, row.needs_review, row.credited_usd) == (status, True, None)
+    assert await deposits_of(deposit_db, user.id) == []
+    reviews = await notes_of(deposit_db, view.id, REVIEW_KIND)
+    assert {r.payload["reason"] for r in reviews} == {reason}
+    # One review per provider status it passed through (confirming, then finished): the
+    # repeated checks of an unchanged reply add none.
+    said = [r.payload["reply_status"] for r in reviews]
+    assert len(said) == len(set(said)) and said[-1] == "finished"

@@ -442,8 +442,13 @@ async def test_final_without_credit(
     assert row.credited_usd is None and row.completed_at
     # Expired and failed deposits are looked at again later (money may still arrive).
     assert (row.next_check_at is None) is (scenario == "refunded")
-    last = (await notes_of(deposit_db, view.id))[-1].payload
-    assert (last["status"], last["reason"], last["final"]) == (scenario, scenario, True)
+    last = (await notes_of(deposit_db, view.id, STATUS_KIND))[-1].payload
+    # The fake's "failed" saw a little money arrive first: that is never dropped silently.
+    reason = "ended_with_payment" if scenario == "failed" else scenario
+    assert (last["status"], last["reason"], last["final"]) == (scenario, reason, True)
+    assert row.needs_review is (scenario == "failed")
+    reviews = [n.payload["reason"] for n in await notes_of(deposit_db, view.id, REVIEW_KIND)]
+    assert reviews == (["ended_with_payment"] if scenario == "failed" else [])
 
 
 async def test_unknown_status_is_recorded_and_non_final(

@@ -93,6 +93,7 @@ def test_a_money_review_shows_what_arrived_at_both_rates() -> None:
         ("finished_underpaid", "less than the invoice"),
         ("finished_nothing_paid", "no amount arrived"),
         ("paid_after_final", "arrived after the deposit had ended"),
+        ("ended_with_payment", "some money arrived"),
     ],
 )
 def test_the_user_is_told_what_happens_next(reason: str, words: str) -> None:
