@@ -54,20 +54,6 @@ class Decision:
             raise ValueError("a credit decision needs a positive amount, a review none")
 
 
-# Reasons that go to review; each is worded for the user and the admins in bot.texts.
-REVIEW_REASONS = frozenset(
-    {
-        "overpaid",
-        "finished_underpaid",
-        "finished_nothing_paid",
-        "amount_unknown",
-        "partial_hold",
-        "paid_after_final",
-        "ended_with_payment",
-    }
-)
-
-
 def pro_rata(amount_usd: Decimal, paid: Decimal, pay_amount: Decimal) -> Decimal:
     """USD value of ``paid`` at the payment's own rate, rounded down to the cent."""
     with localcontext() as ctx:
@@ -141,7 +127,6 @@ def late_money(provider_status: str, paid: Decimal | None) -> bool:
 
 __all__ = [
     "MONEY_STATUSES",
-    "REVIEW_REASONS",
     "Action",
     "Decision",
     "MoneyPolicy",
