@@ -45,7 +45,7 @@ def _paid(pay_amount: Decimal, times: Decimal) -> Decimal:
     return (pay_amount * times).quantize(D("1e-8"))
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(statuses, usd, coin, factor, policies)
 def test_never_more_than_the_invoice_plus_the_tolerance(
     status: Literal["finished", "partially_paid"],
