@@ -190,6 +190,10 @@ ERRORS: Mapping[str, str] = {
     "limit_exceeded.daily_cap": (
         "That is over your daily withdrawal limit: {remaining} left today."
     ),
+    "limit_exceeded.status_checks": (
+        "You are checking very often. Please wait a minute and try again; you will also get a"
+        " message here as soon as anything changes."
+    ),
     "invalid_transition": "That can't be done any more: it has already changed.",
     "invalid_transition.reason_required": "Please give a reason.",
     "invalid_transition.not_under_review": "That deposit is not waiting for a decision.",
@@ -278,10 +282,26 @@ def _lines(*pairs: tuple[str, str | None]) -> list[str]:
     return [f"{label}: {value}" for label, value in pairs if value is not None]
 
 
+_REVIEW_NEXT = " Nothing is lost: an admin will review it and you will be told here how it ends."
 # Why a deposit ended as it did, where the status alone does not say.
 DEPOSIT_NOTES: Mapping[str, str] = {
-    "partial_hold": "An admin will look at it; you will be told here.",
-    "amount_unknown": "An admin will look at it; you will be told here.",
+    "partial_hold": "Less than the invoice arrived." + _REVIEW_NEXT,
+    "amount_unknown": "The provider did not say how much arrived." + _REVIEW_NEXT,
+    "overpaid": (
+        "We received more than the invoice asked for, so nothing is credited automatically."
+        + _REVIEW_NEXT
+    ),
+    "finished_underpaid": (
+        "We received less than the invoice asked for, so nothing is credited automatically."
+        + _REVIEW_NEXT
+    ),
+    "finished_nothing_paid": (
+        "The provider reports the deposit as done, but no amount arrived with it." + _REVIEW_NEXT
+    ),
+    "paid_after_final": "Your payment arrived after the deposit had ended." + _REVIEW_NEXT,
+    "ended_with_payment": (
+        "The deposit ended before it was paid in full, but some money arrived." + _REVIEW_NEXT
+    ),
     "review_credit": "An admin reviewed it: what arrived is credited to your balance.",
     "review_close": (
         "An admin reviewed it: nothing is credited. If you think that is wrong, contact support"
@@ -291,6 +311,11 @@ DEPOSIT_NOTES: Mapping[str, str] = {
 _REVIEW_TITLES = {
     "review_credit": "✅ Deposit credited after review",
     "review_close": "Deposit reviewed",
+    "overpaid": "🔎 Payment received: an admin is reviewing it",
+    "finished_underpaid": "🔎 Payment received: an admin is reviewing it",
+    "finished_nothing_paid": "🔎 Deposit under review",
+    "paid_after_final": "🔎 Late payment received: an admin is reviewing it",
+    "ended_with_payment": "🔎 Payment received: an admin is reviewing it",
 }
 
 
@@ -300,6 +325,12 @@ def deposit_status(payload: Mapping[str, Any]) -> str:
     title = _REVIEW_TITLES.get(reason) or DEPOSIT_STATUS.get(
         status, f"Deposit status: {esc(status or 'unknown')}"
     )
+    if (
+        status == "finished"
+        and payload.get("credited_usd") is None
+        and reason not in _REVIEW_TITLES
+    ):
+        title = "🔎 Deposit under review"  # "finished" alone would read as credited
     coin = _text(payload, "currency") or ""
     pay = _text(payload, "pay_amount")
     paid = _text(payload, "actually_paid")
@@ -513,6 +544,8 @@ def _deposit_state(view: PaymentView) -> str:
         return f"{label}: {paid} arrived, {format_usd(credited)} credited"
     if credited is not None and credited > 0:
         return f"{label}: {format_usd(credited)}"
+    if view.needs_review:
+        return "payment received, an admin is reviewing it"
     return label
 
 
@@ -1168,21 +1201,38 @@ def admin_adjust_insufficient(balance: Decimal) -> str:
 
 
 DEPOSIT_ADMIN_REASONS: Mapping[str, str] = {
-    "overpaid": "Paid more than asked; only the price was credited. Decide about the rest.",
-    "overpaid_credited": "Paid more than asked; credited pro rata at the payment's own rate.",
-    "overpaid_capped": (
-        "Paid far more than asked; credited up to the deposit limit. Decide about the rest."
+    "overpaid": (
+        "Paid more than the tolerance allows; nothing credited. Credit posts the invoiced amount"
+        " (the rest by /adjust), or Close."
     ),
-    "finished_underpaid": "Finished by the provider with less paid than asked; credited in full.",
+    "overpaid_credited": "Paid a little more than asked (within tolerance); credited pro rata.",
+    "finished_underpaid": (
+        "Finished by the provider with less paid than asked; nothing credited. Credit posts what"
+        " arrived at the invoice's rate, or Close."
+    ),
+    "finished_nothing_paid": "Finished by the provider with nothing paid; nothing credited.",
+    "ended_with_payment": (
+        "Expired or failed at the provider, yet some money arrived; nothing credited. Credit"
+        " posts what arrived at the invoice's rate, at most the invoice."
+    ),
     "amount_unknown": "Partially paid, amount unknown: nothing credited until an admin decides.",
     "partial_hold": "Partially paid: nothing credited until an admin decides.",
     "price_changed": "The provider reports another price than the one we created.",
     "amount_changed_after_credit": "The paid amount changed after we credited the deposit.",
     "changed_after_credit": "The provider changed the status after we credited the deposit.",
-    "paid_after_final": "Paid after the deposit was closed: nothing credited.",
+    "paid_after_final": (
+        "Money arrived after the deposit ended (or more than when it was held): nothing"
+        " credited. Credit posts what arrived at the invoice's rate, at most the invoice."
+    ),
     "changed_under_review": "The provider changed a deposit that is under review.",
     "child_payment": "A repeated payment to the same address: not credited automatically.",
 }
+
+
+def _current_value(payload: Mapping[str, Any]) -> str | None:
+    if payload.get("current_rate_unavailable") is True:
+        return "unavailable (the provider's estimate failed)"
+    return _usd(payload, "current_value_usd")
 
 
 def _deposit_notice(title: str, payload: Mapping[str, Any]) -> str:
@@ -1204,6 +1254,8 @@ def _deposit_notice(title: str, payload: Mapping[str, Any]) -> str:
         ("Amount", _usd(payload, "amount_usd")),
         ("Asked", f"{asked} {coin}" if asked else None),
         ("Paid", f"{paid} {coin}" if paid else None),
+        ("Worth at the invoice's rate", _usd(payload, "invoice_value_usd")),
+        ("Worth at the current rate", _current_value(payload)),
         ("Credited", _usd(payload, "credited_usd")),
         ("Status", _text(payload, "status")),
         ("Provider says", _text(payload, "reply_status")),

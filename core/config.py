@@ -151,10 +151,27 @@ class PaymentsSettings(Section):
     )
     # Margin over the provider's minimum, because the rate moves between quote and create.
     provider_min_margin_percent: Percent = Decimal("10")
-    partial_payment_policy: Literal["credit", "hold"] = "credit"
-    # Overpayment beyond this share of pay_amount is credited pro rata; within it, the price.
-    overpayment_tolerance_percent: Percent = Decimal("1")
-    credit_overpayment: bool = True
+    # What arrived decides the credit (core.deposit_rules). A deposit the provider calls
+    # partially_paid: "hold" (default) sends it to admin review; "credit" credits what arrived at
+    # the invoice's rate, at most the invoiced amount.
+    partial_payment_policy: Literal["credit", "hold"] = "hold"
+    # How far actually_paid may differ from pay_amount (either way) for a "finished" deposit to
+    # be credited without an admin; beyond it, or with nothing paid, it goes to review.
+    overpayment_tolerance_percent: Percent = Field(default=Decimal("1"), le=100)
+    # Within the tolerance: false credits the invoiced amount, true credits what arrived at the
+    # invoice's rate (at most the invoiced amount plus the tolerance).
+    credit_overpayment: bool = False
+    # Deposits that ended without money (expired, failed) are asked about again until
+    # late_check_window_hours after creation (the provider's 7 days): every
+    # late_check_intervals_seconds[i] while the time since the end is below
+    # late_check_phase_seconds[i] (the last interval after that).
+    late_check_window_hours: float = Field(default=168.0, ge=0, le=24 * 31)
+    late_check_intervals_seconds: list[float] = Field(
+        default_factory=lambda: [300.0, 1800.0, 10800.0], min_length=1
+    )
+    late_check_phase_seconds: list[float] = Field(default_factory=lambda: [3600.0, 43200.0])
+    # The user's "Check status" asks the provider at most this often per user per minute.
+    status_checks_per_minute: int = Field(default=5, ge=1, le=1000)
 
     min_withdrawal_usd: Usd = Decimal("10.00")
     max_withdrawal_usd: Usd = Decimal("10000.00")
@@ -180,6 +197,12 @@ class PaymentsSettings(Section):
             raise ValueError("min_deposit_usd is above max_deposit_usd")
         if self.min_withdrawal_usd > self.max_withdrawal_usd:
             raise ValueError("min_withdrawal_usd is above max_withdrawal_usd")
+        if any(v <= 0 for v in self.late_check_intervals_seconds):
+            raise ValueError("late_check_intervals_seconds must be positive")
+        if len(self.late_check_phase_seconds) != len(self.late_check_intervals_seconds) - 1:
+            raise ValueError("late_check_phase_seconds needs one entry fewer than the intervals")
+        if self.late_check_phase_seconds != sorted(self.late_check_phase_seconds):
+            raise ValueError("late_check_phase_seconds must be ascending")
         return self
 
 

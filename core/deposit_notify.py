@@ -7,12 +7,13 @@ Kinds (payloads are facts; the bot words them):
   credit; pay_address, memo, payment_uri, expires_at when the address is new to the user (a
   create found by order_id).
 - ``deposit_review`` to the admin chat: a decision is needed (reasons partial_hold,
-  amount_unknown, overpaid, overpaid_capped, price_changed).
+  amount_unknown, overpaid, finished_underpaid, finished_nothing_paid, paid_after_final,
+  ended_with_payment, price_changed); money reviews add invoice_value_usd, current_value_usd and
+  current_rate_unavailable (what arrived at the invoice's rate and now).
 - ``deposit_alert`` to the admin chat: the provider disagrees with a settled payment or reports a
-  repeated deposit, or an overpayment was credited (reasons changed_after_credit,
-  amount_changed_after_credit, paid_after_final, changed_under_review, finished_underpaid,
-  overpaid_credited, child_payment with child_payment_id,
-  child_status, child_actually_paid, child_price_amount).
+  repeated deposit, or an overpayment within tolerance was credited (reasons
+  changed_after_credit, amount_changed_after_credit, changed_under_review, overpaid_credited,
+  child_payment with child_payment_id, child_status, child_actually_paid, child_price_amount).
 Admin payloads add user_id, user_telegram_id, username, provider_payment_id, reply_status,
 reply_actually_paid. Dedup keys start with ``deposit:<payment id>:``.
 """

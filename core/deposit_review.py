@@ -1,12 +1,14 @@
 """An admin's decision on a deposit that needs one (``needs_review``).
 
-Settlement never guesses with money: a partial payment under the ``hold`` policy, an amount it
-could not read, or a provider reply that disagrees with a settled payment is flagged and sent to
-the admin chat. Here an admin ends the review:
+Settlement never guesses with money (core.deposit_rules): a partial payment under the ``hold``
+policy, a finished one with more or less than the tolerance allows or nothing paid, money that
+arrived after the deposit ended, or a provider reply that disagrees with a settled payment is
+flagged and sent to the admin chat, with what arrived valued at the invoice's rate and at the
+current rate. Here an admin ends the review:
 
 - ``credit``: a held payment that was never credited gets what arrived, at the payment's own
-  rate (the ``credit`` policy's figure), under the payment's ledger key: exactly once, whoever
-  (poller or admin) gets there first.
+  rate, at most the invoiced amount (an overpayment's rest is the admin's to post with /adjust),
+  under the payment's ledger key: exactly once, whoever (poller or admin) gets there first.
 - ``close``: no money moves; the review ends (a wrong alert, or settled by hand with /adjust).
 
 Each decision is one transaction under the payment's row lock, recorded as a payment event with
@@ -57,6 +59,19 @@ _CREDITABLE = frozenset(
 )
 
 
+# Refunded, or (late money) still on its way at the provider: nothing to credit yet; the late
+# checks re-open the review with buttons once it settles.
+_NOT_YET = frozenset(
+    {
+        ProviderStatus.REFUNDED,
+        ProviderStatus.WAITING,
+        ProviderStatus.CONFIRMING,
+        ProviderStatus.CONFIRMED,
+        ProviderStatus.SENDING,
+    }
+)
+
+
 class _Amounts(Protocol):
     @property
     def status(self) -> str: ...
@@ -76,7 +91,7 @@ def creditable(p: _Amounts) -> Decimal | None:
     """What ``credit`` would post: the USD value of what last arrived at the payment's own rate,
     capped at the requested amount; None when nothing can be credited (not settled by the
     provider, refunded, already credited, nothing or an unknown amount arrived)."""
-    if p.status not in _CREDITABLE or p.provider_status == ProviderStatus.REFUNDED:
+    if p.status not in _CREDITABLE or p.provider_status in _NOT_YET:
         return None
     if p.credited_usd is not None and p.credited_usd > 0:
         return None

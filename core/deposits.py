@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import currencies, deposit_notify
@@ -37,6 +37,7 @@ from core.deposit_views import (
 from core.errors import (
     Forbidden,
     InvalidAmount,
+    LimitExceeded,
     NotFound,
     PaybotError,
     ProviderRefused,
@@ -55,7 +56,14 @@ from core.nowpayments import (
     ProviderRateLimited,
 )
 from core.nowpayments import Payment as Reply
-from core.settlement import Outcome, SettlePolicy, settle, utcnow
+from core.settlement import (
+    LATE_CHECKED,
+    Outcome,
+    SettlePolicy,
+    provider_rates,
+    settle,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -318,10 +326,46 @@ async def _refresh(
             await reconcile_creating(sessions, client, policy, view.id)
             return await _view(sessions, view.id)
         reply = await client.get_payment(view.provider_payment_id)
-        return (await settle(sessions, view.id, reply, policy)).view
+        return (await settle(sessions, view.id, reply, policy, rates=provider_rates(client))).view
     except ProviderError as exc:
         log.info("deposit %s: status check failed: %r", view.internal_id, exc)
         raise _unavailable(exc) from None
+
+
+# One atomic upsert per press: concurrent presses serialise on the user's row, so the count
+# holds across handlers and processes. A window older than a minute starts over.
+_COUNT_CHECK = text(
+    """
+    INSERT INTO status_check_limits AS l (user_id, window_start, used)
+    VALUES (:user_id, now(), 1)
+    ON CONFLICT (user_id) DO UPDATE
+       SET window_start = CASE WHEN l.window_start <= now() - interval '1 minute'
+                               THEN now() ELSE l.window_start END,
+           used = CASE WHEN l.window_start <= now() - interval '1 minute'
+                       THEN 1 ELSE l.used + 1 END
+    RETURNING used
+    """
+)
+
+
+async def _count_check(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, limit: int
+) -> None:
+    """Raises LimitExceeded("status_checks") past ``limit`` provider checks this minute."""
+    async with sessions.begin() as session:
+        used = (await session.execute(_COUNT_CHECK, {"user_id": user_id})).scalar_one()
+    if used > limit:
+        raise LimitExceeded("status_checks", limit=limit)
+
+
+def late_checkable(view: PaymentView, policy: SettlePolicy, now: datetime | None = None) -> bool:
+    """Ended without money, never credited, and still inside the provider's window: money may
+    yet arrive, so a check asks the provider."""
+    return (
+        view.status in LATE_CHECKED
+        and view.credited_usd is None
+        and policy.schedule.late_window_open(now or utcnow(), view.created_at)
+    )
 
 
 async def check_status(
@@ -331,19 +375,23 @@ async def check_status(
     *,
     user_telegram_id: int,
     payment_id: int | str,
+    now: datetime | None = None,
 ) -> PaymentView:
     """The user's "check status" button: ask the provider now and settle. A final payment is
-    returned as stored. ``payment_id``: row id or internal id.
-    Raises NotFound (payment), Forbidden (not_owner), ProviderUnavailable (unreachable,
-    rate_limited, malformed_reply)."""
+    returned as stored, except one that ended without money inside the provider's window (late
+    money goes to admin review). At most ``policy.status_checks_per_minute`` provider checks per
+    user per minute. ``payment_id``: row id or internal id.
+    Raises NotFound (payment), Forbidden (not_owner), LimitExceeded (status_checks, with
+    ``limit``), ProviderUnavailable (unreachable, rate_limited, malformed_reply)."""
     async with sessions() as session:
         view = await find_view(session, payment_id)
     if view is None:
         raise NotFound("payment")
     if view.user_telegram_id != user_telegram_id:
         raise Forbidden("not_owner")
-    if view.is_final:
+    if view.is_final and not late_checkable(view, policy, now or utcnow()):
         return view
+    await _count_check(sessions, view.user_id, policy.status_checks_per_minute)
     return await _refresh(sessions, client, policy, view)
 
 
@@ -417,6 +465,7 @@ __all__ = [
     "check_status",
     "create_deposit",
     "find_by_order_id",
+    "late_checkable",
     "mark_create_failed",
     "payment_view",
     "provider_minimum",

@@ -1,4 +1,6 @@
-"""The payment poller: asks NOWPayments about every non-final payment when it is due.
+"""The payment poller: asks NOWPayments about every non-final payment when it is due, and about
+deposits that ended without money (expired, failed, never credited) on a decaying late schedule
+until the provider's window closes (Schedule.late_next), since money may still arrive.
 
 Work is claimed in batches with ``SELECT ... FOR UPDATE SKIP LOCKED``; a claim sets a lease
 (``lease_until``, also pushed into ``next_check_at``), so several pollers never check the same
@@ -43,7 +45,15 @@ from core.nowpayments import (
 )
 from core.nowpayments import Payment as Reply
 from core.poll_schedule import Schedule
-from core.settlement import BeforeCommit, Outcome, SettlePolicy, settle, utcnow
+from core.settlement import (
+    LATE_CHECKED,
+    BeforeCommit,
+    Outcome,
+    SettlePolicy,
+    provider_rates,
+    settle,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +61,9 @@ _CLAIM = text(
     """
     WITH due AS (
         SELECT id FROM payments
-         WHERE status IN ('waiting', 'confirming', 'confirmed', 'sending', 'creating')
+         WHERE (status IN ('waiting', 'confirming', 'confirmed', 'sending', 'creating')
+                OR (status IN ('expired', 'failed') AND credited_usd IS NULL
+                    AND created_at > now() - make_interval(secs => :window)))
            AND next_check_at <= now()
            AND (lease_until IS NULL OR lease_until <= now())
          ORDER BY next_check_at
@@ -64,7 +76,7 @@ _CLAIM = text(
       FROM due
      WHERE p.id = due.id
     RETURNING p.id, p.status, p.provider_status, p.provider_payment_id, p.actually_paid,
-              p.created_at, p.expires_at, p.check_attempts, p.lease_until
+              p.created_at, p.expires_at, p.check_attempts, p.lease_until, p.completed_at
     """
 )
 # 'ok' clears the error state, 'error' counts an attempt, 'defer' (rate-limit pause) neither.
@@ -103,12 +115,18 @@ class _Claim:
     expires_at: datetime | None
     check_attempts: int
     lease: datetime
+    completed_at: datetime | None = None
+
+    @property
+    def late(self) -> bool:
+        """Ended without money: a late check (money may still arrive)."""
+        return self.status in LATE_CHECKED
 
 
 @dataclass(frozen=True, slots=True)
 class _Release:
     claim: _Claim
-    next_check_at: datetime
+    next_check_at: datetime | None  # None: no more checks (a late check past the window)
     kind: str  # ok | error | defer
     error: str | None = None
 
@@ -167,6 +185,7 @@ class Poller:
         self._idle = idle_seconds
         self._children_every = children_scan_seconds
         self._before_commit = before_commit
+        self._rates = provider_rates(client)
         self._paused_until = 0.0  # monotonic
         self._last_children_scan = 0.0
 
@@ -219,7 +238,11 @@ class Poller:
 
     async def _claim(self) -> list[_Claim]:
         async with self._sessions.begin() as session:
-            params = {"limit": self._batch_size, "lease": self._lease}
+            params = {
+                "limit": self._batch_size,
+                "lease": self._lease,
+                "window": self.schedule.late_window_seconds,
+            }
             rows = await session.execute(_CLAIM, params)
             return [
                 _Claim(
@@ -232,6 +255,7 @@ class Poller:
                     r.expires_at,
                     r.check_attempts,
                     r.lease_until,
+                    r.completed_at,
                 )
                 for r in rows
             ]
@@ -253,10 +277,14 @@ class Poller:
             reply = await self._client.get_payment(claim.provider_payment_id)
             if _unchanged(claim, reply):
                 counts.unchanged += 1
-                due = self.schedule.next_check(now, claim.created_at, claim.expires_at)
-                return _Release(claim, due, "ok")
+                return _Release(claim, self._next(claim, now), "ok")
             result = await settle(
-                self._sessions, claim.id, reply, self.policy, before_commit=self._before_commit
+                self._sessions,
+                claim.id,
+                reply,
+                self.policy,
+                before_commit=self._before_commit,
+                rates=self._rates,
             )
         except ProviderRateLimited as exc:
             self._pause(exc)
@@ -266,6 +294,12 @@ class Poller:
             return self._failed(claim, counts, now, exc)
         self._count(counts, result.outcome, result.credited is not None)
         return None
+
+    def _next(self, claim: _Claim, now: datetime) -> datetime | None:
+        if claim.late:
+            ended = claim.completed_at or now
+            return self.schedule.late_next(now, ended, claim.created_at)
+        return self.schedule.next_check(now, claim.created_at, claim.expires_at)
 
     async def _reconcile(self, claim: _Claim, counts: PollCounts) -> _Release | None:
         outcome = await reconcile_creating(self._sessions, self._client, self.policy, claim.id)

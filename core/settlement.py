@@ -5,13 +5,15 @@ admin tools all call ``settle``. It runs in one transaction that locks the payme
 (SELECT ... FOR UPDATE), so concurrent settles of one payment serialise; the credit is a ledger
 posting with the key ``deposit:<payment id>``, so even a bug upstream cannot credit twice.
 
-Rules (amounts in USD are rounded DOWN to the cent when pro-rated):
-- finished: credit amount_usd; when actually_paid exceeds pay_amount by more than the tolerance
-  and credit_overpayment is on, credit amount_usd × actually_paid / pay_amount instead, up to
-  max_deposit_usd (the rest waits for an admin); the admin chat hears of every overpayment.
-- partially_paid (final): policy "credit" credits amount_usd × actually_paid / pay_amount (at most
-  amount_usd); policy "hold" credits nothing, sets needs_review and alerts the admin chat.
-- expired, failed, refunded, cancelled: final, no credit.
+Rules: the money rules are core.deposit_rules (a pure decision, tested exhaustively); here they
+are applied. In short:
+- finished / partially_paid: credit at most the invoiced amount plus the tolerance, or send the
+  payment to admin review (final, nothing credited, needs_review, Credit / Close buttons) with
+  what arrived valued at the invoice's rate and at the current rate (GET /estimate, asked
+  outside the row lock; "unavailable" when that fails). The user is told what happens next.
+- expired, failed, refunded, cancelled: final, no credit. Expired and failed deposits stay on a
+  late schedule (Schedule.late_next) until the provider's window ends: money that arrives after
+  a final status goes to review (paid_after_final) and the user is told.
 - Unknown statuses are recorded and treated as non-final.
 - A reply that disagrees with a final payment (another status, another amount) changes no money:
   it is recorded and, where money may be concerned, sent to the admin chat (never a debit).
@@ -27,7 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -46,10 +48,18 @@ from core.db.models import (
     User,
 )
 from core.deposit_notify import ALERT_KIND, REVIEW_KIND, STATUS_KIND
+from core.deposit_rules import (
+    Action,
+    MoneyPolicy,
+    decide_paid,
+    invoice_value,
+    late_money,
+    pro_rata,
+)
 from core.deposit_views import PaymentView, view_of
 from core.errors import InvalidAmount, NotFound
-from core.money import CENT, round_credit, to_decimal
-from core.nowpayments import MalformedReply, known_status
+from core.money import round_credit, to_decimal
+from core.nowpayments import MalformedReply, NowPaymentsClient, ProviderError, known_status
 from core.nowpayments import Payment as Reply
 from core.nowpayments import PaymentStatus as ProviderStatus
 from core.poll_schedule import Schedule
@@ -67,7 +77,8 @@ _NON_FINAL = frozenset(
         ProviderStatus.SENDING,
     }
 )
-_PAID = frozenset({ProviderStatus.FINISHED, ProviderStatus.PARTIALLY_PAID})
+# Ended without money: the provider may still receive some until its window closes.
+LATE_CHECKED = frozenset({PaymentStatus.EXPIRED, PaymentStatus.FAILED})
 _AMOUNTS = ("actually_paid", "pay_amount", "price_amount", "outcome_amount")
 
 
@@ -82,15 +93,23 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SettlePolicy:
-    partial_payment_policy: Literal["credit", "hold"] = "credit"
+    """Safe defaults: hold partial payments, credit no more than the invoice within tolerance."""
+
+    partial_payment_policy: Literal["credit", "hold"] = "hold"
     overpayment_tolerance_percent: Decimal = Decimal("1")
-    credit_overpayment: bool = True
-    # An overpayment is credited pro rata up to this (the largest deposit a user may ask for);
-    # beyond it the rest waits for an admin.
-    overpayment_cap_usd: Decimal = Decimal("10000.00")
+    credit_overpayment: bool = False
     admin_chat_id: int | None = None
     admin_ids: frozenset[int] = frozenset()
     schedule: Schedule = field(default_factory=Schedule)
+    status_checks_per_minute: int = 5  # the user's "Check status" presses that ask the provider
+
+    @property
+    def money(self) -> MoneyPolicy:
+        return MoneyPolicy(
+            partial_payment_policy=self.partial_payment_policy,
+            tolerance_percent=self.overpayment_tolerance_percent,
+            credit_overpayment=self.credit_overpayment,
+        )
 
     @classmethod
     def from_settings(
@@ -101,10 +120,10 @@ class SettlePolicy:
             partial_payment_policy=payments.partial_payment_policy,
             overpayment_tolerance_percent=payments.overpayment_tolerance_percent,
             credit_overpayment=payments.credit_overpayment,
-            overpayment_cap_usd=payments.max_deposit_usd,
             admin_chat_id=settings.telegram.admin_chat_id,
             admin_ids=frozenset(settings.telegram.admin_ids),
             schedule=schedule or Schedule.from_settings(payments),
+            status_checks_per_minute=payments.status_checks_per_minute,
         )
 
 
@@ -117,6 +136,36 @@ class SettleResult:
 
 
 BeforeCommit = Callable[[], Awaitable[None]]
+# (coin code, amount in coin) → its USD value now, or None when the provider cannot say.
+Rates = Callable[[str, Decimal], Awaitable[Decimal | None]]
+
+
+def provider_rates(client: NowPaymentsClient) -> Rates:
+    """The provider's estimate (GET /estimate) as Rates; any provider error reads as unknown."""
+
+    async def value(code: str, amount: Decimal) -> Decimal | None:
+        try:
+            estimate = await client.estimate(amount, code.lower(), "usd")
+        except ProviderError as exc:
+            log.info("estimate %s %s failed: %r", amount, code, exc)
+            return None
+        return round_credit(estimate.estimated_amount)
+
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Valuation:
+    paid: Decimal
+    usd: Decimal | None
+
+
+class _NeedValuation(Exception):
+    """Raised before any write: value ``paid`` now (outside the row lock), then settle again."""
+
+    def __init__(self, code: str, paid: Decimal) -> None:
+        super().__init__(code, paid)
+        self.code, self.paid = code, paid
 
 
 def utcnow() -> datetime:
@@ -152,14 +201,6 @@ async def credit_payment(
     )
 
 
-def pro_rata(amount_usd: Decimal, paid: Decimal, pay_amount: Decimal) -> Decimal:
-    """USD value of ``paid`` at the payment's own rate, rounded down to the cent."""
-    with localcontext() as ctx:
-        ctx.prec = 80
-        value = amount_usd * paid / pay_amount
-    return round_credit(value) if value >= CENT else Decimal("0.00")
-
-
 def _aware(moment: datetime) -> datetime:
     # The provider writes "...Z"; a timestamp without zone is taken as UTC, not local time.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -183,23 +224,40 @@ async def settle(
     now: datetime | None = None,
     quiet: bool = False,
     before_commit: BeforeCommit | None = None,
+    rates: Rates | None = None,
 ) -> SettleResult:
     """Apply one provider reply to payment ``payment_id``, exactly once in effect.
 
     ``quiet``: no user notification for a change (the caller shows the result itself).
     ``before_commit`` is awaited inside the transaction (tests use it to cancel mid-settle).
+    ``rates`` values what arrived at the current rate for an admin review; it is never called
+    under the row lock: the first pass rolls back, the value is fetched, the second pass applies
+    (a second pass that needs another value says "unavailable"). Without it: "unavailable".
     Raises NotFound, MalformedReply (nothing changed), IdempotencyConflict (a bug: rolled back).
     """
-    async with sessions.begin() as session:
-        row = await _lock(session, payment_id)
-        if row is None:
-            raise NotFound("payment", payment_id=payment_id)
-        payment, user, currency = row
-        run = _Run(session, payment, user, reply, policy, now or utcnow(), quiet)
-        outcome = await run.apply()
-        if before_commit is not None:
-            await before_commit()
-    return SettleResult(outcome, view_of(payment, user, currency), run.credited, run.reason)
+    valuation: _Valuation | None = None
+    moment = now or utcnow()
+    for attempt in range(2):
+        try:
+            async with sessions.begin() as session:
+                row = await _lock(session, payment_id)
+                if row is None:
+                    raise NotFound("payment", payment_id=payment_id)
+                payment, user, currency = row
+                may_ask = rates is not None and attempt == 0
+                run = _Run(
+                    session, payment, user, reply, policy, moment, quiet, valuation, may_ask
+                )
+                outcome = await run.apply()
+                if before_commit is not None:
+                    await before_commit()
+            return SettleResult(
+                outcome, view_of(payment, user, currency), run.credited, run.reason
+            )
+        except _NeedValuation as need:
+            assert rates is not None
+            valuation = _Valuation(need.paid, await rates(need.code, need.paid))
+    raise AssertionError("unreachable: the second pass never asks for a valuation")
 
 
 async def _lock(session: AsyncSession, payment_id: int) -> tuple[Payment, User, Currency] | None:
@@ -213,15 +271,6 @@ async def _lock(session: AsyncSession, payment_id: int) -> tuple[Payment, User, 
     )
     found = (await session.execute(stmt)).first()
     return None if found is None else (found[0], found[1], found[2])
-
-
-def _beyond(a: Decimal, b: Decimal, percent: Decimal, *, under: bool = False) -> bool:
-    """a > b × (1 + percent/100); with ``under``: b < a × (1 - percent/100)."""
-    with localcontext() as ctx:
-        ctx.prec = 80
-        if under:
-            return b < a * (1 - percent / 100)
-        return a > b * (1 + percent / 100)
 
 
 def _same_amount(a: Decimal | None, b: Decimal | None) -> bool:
@@ -240,6 +289,8 @@ class _Run:
         policy: SettlePolicy,
         now: datetime,
         quiet: bool,
+        valuation: _Valuation | None = None,
+        may_ask: bool = False,
     ) -> None:
         self.session = session
         self.p = payment
@@ -256,6 +307,9 @@ class _Run:
         self.credited: Decimal | None = None
         self.balance: Decimal | None = None
         self.reason: str | None = None
+        self.valuation = valuation
+        self.may_ask = may_ask
+        self.values: dict[str, Any] = {}  # what arrived in USD, for an admin review
 
     # --- decisions ------------------------------------------------------------------------------
 
@@ -287,9 +341,9 @@ class _Run:
         if self.known in _NON_FINAL:
             return await self._progress(self.known.value)
         if self.known is ProviderStatus.FINISHED:
-            return await self._finished()
+            return await self._paid(PaymentStatus.FINISHED)
         if self.known is ProviderStatus.PARTIALLY_PAID:
-            return await self._partial()
+            return await self._paid(PaymentStatus.PARTIALLY_PAID)
         return await self._close()
 
     def _is_child(self) -> bool:
@@ -364,81 +418,99 @@ class _Run:
         await self._notify_user()
         return Outcome.UPDATED
 
-    async def _finished(self) -> Outcome:
-        p, base = self.p, self._base()
-        credit, note = p.amount_usd, None
-        if self.paid is not None and base:
-            tolerance = self.policy.overpayment_tolerance_percent
-            if _beyond(self.paid, base, tolerance):
-                if self.policy.credit_overpayment:
-                    # At the payment's own rate, which may be days old: bounded, and admins told.
-                    value = pro_rata(p.amount_usd, self.paid, base)
-                    cap = max(credit, self.policy.overpayment_cap_usd)
-                    credit = max(credit, min(value, cap))
-                    note = "overpaid_credited" if value <= cap else "overpaid_capped"
-                else:
-                    note = "overpaid"
-                # The rest that arrived is the admin's to settle (with /adjust), then Close.
-                p.needs_review = note != "overpaid_credited"
-            elif _beyond(base, self.paid, tolerance, under=True):
-                note = "finished_underpaid"  # the provider's "payment cover": it counts as paid
-        self.reason = note
-        await self._credit(credit)
-        self._final(PaymentStatus.FINISHED, credit, note)
+    async def _paid(self, status: PaymentStatus) -> Outcome:
+        """Settled by the provider with money (or its claim of it): core.deposit_rules decides."""
+        decision = decide_paid(
+            "finished" if status == PaymentStatus.FINISHED else "partially_paid",
+            amount_usd=self.p.amount_usd,
+            pay_amount=self._base(),
+            paid=self.paid,
+            policy=self.policy.money,
+        )
+        self.reason = decision.reason
+        if decision.action is Action.REVIEW:
+            self._value_what_arrived()  # may roll this pass back to ask the provider first
+            self.p.needs_review = True
+            self._final(status, None, decision.reason)
+            await self._notify_user()
+            await self._admin(REVIEW_KIND, str(decision.reason))
+            return Outcome.HELD
+        assert decision.credit_usd is not None
+        await self._credit(decision.credit_usd)
+        self._final(status, decision.credit_usd, decision.reason)
         await self._notify_user()
-        if note in ("overpaid", "overpaid_capped"):
-            await self._admin(REVIEW_KIND, note)
-        elif note in ("finished_underpaid", "overpaid_credited"):
-            await self._admin(ALERT_KIND, note)
+        if decision.reason == "overpaid_credited":  # admins hear of every credit above the price
+            await self._admin(ALERT_KIND, decision.reason)
         return Outcome.CREDITED
 
-    async def _partial(self) -> Outcome:
-        p, base = self.p, self._base()
-        if self.paid is None or not base:
-            return await self._hold("amount_unknown")
-        if self.policy.partial_payment_policy == "hold":
-            return await self._hold("partial_hold")
-        credit = min(p.amount_usd, pro_rata(p.amount_usd, self.paid, base))
-        self.reason = "partial_credit"
-        if credit > 0:
-            await self._credit(credit)
-        self._final(PaymentStatus.PARTIALLY_PAID, credit, self.reason)
-        await self._notify_user()
-        return Outcome.CREDITED if credit > 0 else Outcome.CLOSED
-
-    async def _hold(self, reason: str) -> Outcome:
-        self.reason = reason
-        self.p.needs_review = True
-        self._final(PaymentStatus.PARTIALLY_PAID, None, reason)
-        await self._notify_user()
-        await self._admin(REVIEW_KIND, reason)
-        return Outcome.HELD
+    def _value_what_arrived(self) -> None:
+        """The admin decides with what arrived valued at the invoice's rate and now."""
+        paid = self.paid
+        self.values = {
+            "invoice_value_usd": invoice_value(self.p.amount_usd, paid, self._base()),
+            "current_value_usd": None,
+            "current_rate_unavailable": True,
+        }
+        if paid is None:
+            return
+        if paid <= 0:
+            self.values.update(current_value_usd=Decimal("0.00"), current_rate_unavailable=False)
+            return
+        known = self.valuation
+        if known is None or known.paid != paid:
+            if self.may_ask:
+                raise _NeedValuation(self.p.currency_code, paid)
+            return
+        self.values.update(current_value_usd=known.usd, current_rate_unavailable=known.usd is None)
 
     async def _close(self) -> Outcome:
         assert self.known is not None
+        status = PaymentStatus(self.known.value)
+        if status in LATE_CHECKED and late_money(status, self.paid):
+            # Ended by the provider, yet some money arrived: never dropped, an admin decides.
+            self.reason = "ended_with_payment"
+            self._value_what_arrived()
+            self.p.needs_review = True
+            self._final(status, None, self.reason)
+            self._late_schedule()
+            await self._notify_user()
+            await self._admin(REVIEW_KIND, self.reason)
+            return Outcome.HELD
         self.reason = self.known.value
-        self._final(PaymentStatus(self.known.value), None, None)
+        self._final(status, None, None)
+        self._late_schedule()
         await self._notify_user()
         return Outcome.CLOSED
 
     async def _after_final(self) -> Outcome:
         p = self.p
         if self.status == p.provider_status and _same_amount(self.paid, p.actually_paid):
+            self._late_schedule()
             return Outcome.UNCHANGED
         credited = p.credited_usd is not None and p.credited_usd > 0
         if credited:
             same_status = self.status == p.status  # our settled status, not the last word
             reason = "amount_changed_after_credit" if same_status else "changed_after_credit"
-        elif self.known in _PAID or p.needs_review:
-            reason = "paid_after_final" if self.known in _PAID else "changed_under_review"
+        elif late_money(self.status, self.paid):
+            reason = "paid_after_final"  # nothing that arrived is dropped: an admin decides
+        elif p.needs_review:
+            reason = "changed_under_review"
         else:  # e.g. expired → failed: no money either way, keep the audit trail only
             if not await self._seen("after_final"):
                 self._event("after_final")
+            self._late_schedule()
             return Outcome.UNCHANGED
+        late = reason == "paid_after_final"
+        if late and not await self._seen(reason):
+            self._value_what_arrived()  # before any write of this pass
         # Keep the provider's latest word (the status stays ours): an admin deciding the review
         # must see, and credit, what has arrived by now, not what had when it closed.
         self._observe()
-        return await self._disagree(reason, review=False)
+        self._late_schedule()
+        outcome = await self._disagree(reason, review=late)
+        if late and outcome is Outcome.ALERTED:
+            await self._notify_user()  # "it arrived late; an admin is reviewing it"
+        return outcome
 
     async def _disagree(self, reason: str, *, review: bool) -> Outcome:
         """Record and alert once per (reason, status, amount); never move money."""
@@ -493,6 +565,20 @@ class _Run:
     def _reschedule(self) -> None:
         p = self.p
         p.next_check_at = self.policy.schedule.next_check(self.now, p.created_at, p.expires_at)
+        p.lease_until = None
+        p.check_attempts = 0
+        p.last_error = None
+
+    def _late_schedule(self) -> None:
+        """A deposit that ended without money is asked about again until the provider's window
+        closes (Schedule.late_next); any other final one is not polled."""
+        p = self.p
+        uncredited = p.credited_usd is None or p.credited_usd <= 0
+        if p.status in LATE_CHECKED and uncredited:
+            ended = p.completed_at or self.now
+            p.next_check_at = self.policy.schedule.late_next(self.now, ended, p.created_at)
+        else:
+            p.next_check_at = None
         p.lease_until = None
         p.check_attempts = 0
         p.last_error = None
@@ -568,7 +654,7 @@ class _Run:
             )
 
     async def _admin(self, kind: str, reason: str, **extra: Any) -> None:
-        payload = {**self._facts(), "reason": reason}
+        payload = {**self._facts(), "reason": reason, **self.values}
         await deposit_notify.to_admins(
             self.session,
             self.policy.admin_chat_id,
@@ -584,15 +670,18 @@ class _Run:
 
 __all__ = [
     "ALERT_KIND",
+    "LATE_CHECKED",
     "REVIEW_KIND",
     "STATUS_KIND",
     "BeforeCommit",
     "Outcome",
+    "Rates",
     "SettlePolicy",
     "SettleResult",
     "credit_payment",
     "expiry_of",
     "ledger_key",
     "pro_rata",
+    "provider_rates",
     "settle",
 ]

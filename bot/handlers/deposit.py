@@ -51,6 +51,7 @@ from core.errors import (
     CurrencyUnavailable,
     Forbidden,
     InvalidAmount,
+    LimitExceeded,
     NotFound,
     ProviderRefused,
     ProviderUnavailable,
@@ -283,22 +284,24 @@ async def check_status(
 ) -> None:
     """The poller's settle, now. Core checks the owner before asking the provider; a change is
     pushed through the outbox like any other, and this answer says where things stand."""
+    policy = SettlePolicy.from_settings(settings)
     try:
         view = await deposits.check_status(
             sessions,
             nowpayments,
-            SettlePolicy.from_settings(settings),
+            policy,
             user_telegram_id=callback.from_user.id,
             payment_id=callback_data.payment_id,
         )
-    except (NotFound, Forbidden, ProviderUnavailable) as exc:
+    except (NotFound, Forbidden, LimitExceeded, ProviderUnavailable) as exc:
         await acknowledge(callback, texts.error_text(exc.code, exc.reason, exc.params), alert=True)
         return
     notifier.wake()
     await acknowledge(callback, texts.deposit_check_answer(view), alert=True)
     message = callback.message
-    if view.is_final and isinstance(message, Message) and _only_button(message, callback_data):
-        await drop_keyboard(message)  # the invoice: nothing left to check
+    settled = view.is_final and not deposits.late_checkable(view, policy)
+    if settled and isinstance(message, Message) and _only_button(message, callback_data):
+        await drop_keyboard(message)  # the invoice: nothing left to check (late money may be)
 
 
 def _only_button(message: Message, data: DepositCheckCallback) -> bool:

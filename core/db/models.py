@@ -224,6 +224,12 @@ class Payment(Base):
                 "status IN ('waiting', 'confirming', 'confirmed', 'sending', 'creating')"
             ),
         ),
+        # Its late branch: deposits that ended without money, looked at again (core.poller).
+        Index(
+            "ix_payments_late_due",
+            "next_check_at",
+            postgresql_where=text("status IN ('expired', 'failed') AND credited_usd IS NULL"),
+        ),
         Index("ix_payments_status_created", "status", "created_at"),
     )
 
@@ -239,6 +245,19 @@ class PaymentEvent(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+
+
+class StatusCheckLimit(Base):
+    """A user's "Check status" presses that asked the provider in the current one-minute window
+    (core.deposits.check_status); one row per user, counted with one atomic upsert."""
+
+    __tablename__ = "status_check_limits"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("used >= 0", name="used_non_negative"),)
 
 
 class UserBalance(Base):

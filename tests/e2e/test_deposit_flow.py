@@ -9,7 +9,7 @@ import itertools
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -251,14 +251,15 @@ async def test_partial_payment_through_check_status(
     mark = tg.mark()
     answer = await press(tg, user, invoice["message_id"], stored_check(view))
     paid = plain(half)
-    credited = (D("25") * half / view.pay_amount).quantize(D("0.01"), ROUND_DOWN)  # pro rata
-    assert D("12.49") <= credited <= D("12.50")
+    # The safe default (partial_payment_policy: hold): nothing credited until an admin decides.
     assert answer["text"] == (
-        f"Deposit {view.internal_id}: ⚠️ partially paid: {paid} LTC arrived, ${credited} credited"
+        f"Deposit {view.internal_id}: ⚠️ partially paid: {paid} LTC arrived,"
+        " an admin is reviewing it"
     )
     push = await tg.wait_for_message(user, contains="Partially paid", since=mark)
-    assert f"Paid: {paid} LTC" in push["text"] and f"Credited: ${credited}" in push["text"]
-    assert f"Available: ${credited}" in await balance_text(tg, user)
+    assert f"Paid: {paid} LTC" in push["text"] and "an admin will review it" in push["text"]
+    assert "Credited" not in push["text"]
+    assert "Available: $0.00" in await balance_text(tg, user)
     # Final: the invoice's button is gone; pressing an old copy changes nothing more.
     await tg.wait_for(
         lambda c: (
@@ -273,7 +274,39 @@ async def test_partial_payment_through_check_status(
     assert "partially paid" in again["text"]
     await asyncio.sleep(0.3)  # a second push would have been sent by now
     assert not [c for c in tg.calls(chat_id=user) if c.seq >= mark and c.method.startswith("send")]
-    assert f"Available: ${credited}" in await balance_text(tg, user)
+    assert "Available: $0.00" in await balance_text(tg, user)
+
+
+async def test_late_payment_through_check_status_and_the_friendly_limit(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
+) -> None:
+    user = next_telegram_id()
+    invoice = await deposit(tg, user, "BTC", "20")
+    [view] = await deposits_of(flows_db, user)
+    assert view.provider_payment_id is not None and view.pay_amount is not None
+    np.set_status(view.provider_payment_id, "expired")
+    check = stored_check(view)
+    answer = await press(tg, user, invoice["message_id"], check)
+    assert "expired" in answer["text"]
+    # Money may still arrive within the provider's window: the button stays.
+    assert tg.messages[user][invoice["message_id"]].callback_data() == [check]
+
+    np.set_status(view.provider_payment_id, "finished", actually_paid=view.pay_amount)
+    mark = tg.mark()
+    answer = await press(tg, user, invoice["message_id"], check)
+    assert answer["text"] == (
+        f"Deposit {view.internal_id}: payment received, an admin is reviewing it"
+    )
+    push = await tg.wait_for_message(user, contains="Late payment received", since=mark)
+    assert "an admin will review it" in push["text"]
+    assert "Available: $0.00" in await balance_text(tg, user)
+
+    # The default limit is 5 provider checks a minute per user; the 6th gets words, not a crash.
+    for _ in range(3):
+        await press(tg, user, invoice["message_id"], check)
+    refused = await press(tg, user, invoice["message_id"], check)
+    assert refused["text"] == texts.error_text("limit_exceeded", "status_checks", {})
+    assert "wait a minute" in refused["text"]
 
 
 def stored_check(view: PaymentView) -> str:

@@ -246,7 +246,8 @@ def _decimal(value: Any, name: str) -> Decimal:
 
 def scenario_steps(name: str, pay_amount: Decimal, precision: int = 8) -> list[Step]:
     """Built-in poll sequences. Names: finished, partially_paid, overpaid, expired, failed,
-    refunded, unknown (a status the client does not know: "spending")."""
+    refunded, unknown (a status the client does not know: "spending"), paid_late (expired, then
+    paid in full), overpaid_1000x, finished_unpaid (finished with actually_paid 0)."""
 
     def outcome(paid: Decimal) -> Decimal:
         return _q(paid * (1 - OUTCOME_FEE), precision, ROUND_DOWN)
@@ -276,6 +277,18 @@ def scenario_steps(name: str, pay_amount: Decimal, precision: int = 8) -> list[S
             Step("finished", actually_paid=over, outcome_amount=outcome(over)),
         ],
         "expired": [Step("waiting"), Step("expired")],
+        # Money that comes after the payment expired (the provider's window is 7 days).
+        "paid_late": [
+            Step("waiting"),
+            Step("expired"),
+            Step("confirming", actually_paid=full),
+            Step("finished", actually_paid=full, outcome_amount=outcome(full)),
+        ],
+        "overpaid_1000x": [
+            Step("waiting"),
+            Step("finished", actually_paid=full * 1000, outcome_amount=outcome(full * 1000)),
+        ],
+        "finished_unpaid": [Step("waiting"), Step("finished", actually_paid=Decimal(0))],
         "failed": [Step("waiting"), Step("confirming", actually_paid=tiny), Step("failed")],
         "refunded": [
             Step("waiting"),

@@ -273,10 +273,10 @@ async def test_a_closed_price_review_lets_the_payment_settle_on_our_terms(
     assert await deposits_of(deposit_db, user.id) == [(D("20.00"), ledger_key(view.id), view.id)]
 
 
-async def test_an_overpayment_beyond_the_cap_waits_in_review(
+async def test_an_overpayment_waits_in_review_and_credit_posts_the_invoice(
     deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
 ) -> None:
-    policy = make_policy(max_deposit_usd="50.00")
+    policy = make_policy()
     view = await deposits.create_deposit(
         deposit_db.sessions,
         client,
@@ -288,11 +288,12 @@ async def test_an_overpayment_beyond_the_cap_waits_in_review(
     assert view.provider_payment_id is not None and view.pay_amount is not None
     fake.set_status(view.provider_payment_id, "finished", actually_paid=view.pay_amount * 5)
     reply = await client.get_payment(view.provider_payment_id)
-    assert (await settle(deposit_db.sessions, view.id, reply, policy)).credited == D("50.00")
-    async with deposit_db.sessions() as session:  # listed, closable, nothing more to credit
-        assert await deposit_review.review_options(session, view.id) == (True, None)
-    closed = await deposit_review.decide(
-        deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
+    held = await settle(deposit_db.sessions, view.id, reply, policy)
+    assert held.outcome is Outcome.HELD and held.credited is None
+    async with deposit_db.sessions() as session:  # the invoice at most; the rest by /adjust
+        assert await deposit_review.review_options(session, view.id) == (True, D("20.00"))
+    done = await deposit_review.decide(
+        deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
     )
-    assert closed.credited is None
-    assert await balance(deposit_db, user) == D("50.00")
+    assert done.credited == D("20.00")
+    assert await balance(deposit_db, user) == D("20.00")

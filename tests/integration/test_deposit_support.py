@@ -58,6 +58,8 @@ def make_settings(**payments: Any) -> Settings:
 
 
 def make_policy(schedule: Schedule = FAST, **payments: Any) -> SettlePolicy:
+    """Tests press "check status" in loops: no per-user limit unless a test sets one."""
+    payments.setdefault("status_checks_per_minute", 1000)
     return SettlePolicy.from_settings(make_settings(**payments), schedule=schedule)
 
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from bot import texts
 from core.db.models import WithdrawalStatus
 from core.withdrawals import UserRef, WithdrawalView
@@ -57,4 +59,46 @@ def test_a_reviewed_deposit_tells_the_user_how_it_ended() -> None:
     closed = texts.deposit_status({**base, "reason": "review_close"})
     assert "nothing is credited" in closed and "contact support" in closed
     held = texts.deposit_status({**base, "reason": "partial_hold"})
-    assert "An admin will look at it" in held
+    assert "an admin will review it" in held
+
+
+def test_a_money_review_shows_what_arrived_at_both_rates() -> None:
+    base = {
+        "reason": "overpaid",
+        "internal_id": "PAY_1",
+        "amount_usd": "10.00",
+        "pay_amount": "0.0004268",
+        "actually_paid": "0.4268",
+        "currency": "BTC",
+        "user_telegram_id": 42,
+        "invoice_value_usd": "10000.00",
+    }
+    shown = texts.admin_deposit_review(
+        {**base, "current_value_usd": "5000.00", "current_rate_unavailable": False}
+    )
+    assert "Paid: 0.4268 BTC" in shown
+    assert "Worth at the invoice's rate: $10,000.00" in shown
+    assert "Worth at the current rate: $5,000.00" in shown
+    assert "nothing credited" in shown
+    failed = texts.admin_deposit_review(
+        {**base, "current_value_usd": None, "current_rate_unavailable": True}
+    )
+    assert "Worth at the current rate: unavailable" in failed
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("overpaid", "more than the invoice"),
+        ("finished_underpaid", "less than the invoice"),
+        ("finished_nothing_paid", "no amount arrived"),
+        ("paid_after_final", "arrived after the deposit had ended"),
+        ("ended_with_payment", "some money arrived"),
+    ],
+)
+def test_the_user_is_told_what_happens_next(reason: str, words: str) -> None:
+    told = texts.deposit_status(
+        {"status": "finished", "reason": reason, "internal_id": "PAY_1", "amount_usd": "10.00"}
+    )
+    assert words in told and "an admin will review it" in told
+    assert "credited" not in told.split("\n")[0].lower()  # the title never says credited
