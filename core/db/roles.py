@@ -45,6 +45,7 @@ APP_GRANTS: Mapping[str, tuple[str, ...]] = {
     "payment_events": ("SELECT", "INSERT"),
     "withdrawal_requests": ("SELECT", "INSERT", "UPDATE"),
     "notifications": ("SELECT", "INSERT", "UPDATE"),
+    "status_check_limits": ("SELECT", "INSERT", "UPDATE"),
     "transactions": ("SELECT", "INSERT"),
     "user_balances": ("SELECT", "INSERT", "UPDATE (total_withdrawn)"),
     "alembic_version": (),

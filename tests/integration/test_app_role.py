@@ -220,6 +220,7 @@ async def test_migrate_grants_exactly_what_the_bot_needs(role: AppRole) -> None:
         "notifications": "INSERT,SELECT,UPDATE",
         "payment_events": "INSERT,SELECT",
         "payments": "INSERT,SELECT,UPDATE",
+        "status_check_limits": "INSERT,SELECT,UPDATE",
         "transactions": "INSERT,SELECT",
         "user_balances": "INSERT,SELECT",
         "users": "INSERT,SELECT,UPDATE",
