@@ -38,7 +38,7 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from core import outbox, users
+from core import metrics, outbox, users
 from core.config import NotifierSettings
 from core.outbox import OutboxMessage
 
@@ -161,6 +161,7 @@ class Notifier:
         self._stop = stop
         try:
             while not stop.is_set():
+                metrics.beat("notifier")
                 self._wake.clear()  # before claiming, so a wake-up during the claim counts
                 try:
                     claimed = await self._claim_round()

@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import BigInteger, DateTime, Text
 
+from core import metrics
 from core.config import Settings
 from core.db.models import PaymentStatus
 from core.deposits import reconcile_creating
@@ -191,6 +192,7 @@ class Poller:
         """Claim up to batch_size due payments and check each once."""
         return await self._batch(_BatchState())
 
+    @metrics.timed("poller_batch")
     async def _batch(self, state: _BatchState) -> PollCounts:
         counts = PollCounts()
         try:
@@ -365,6 +367,7 @@ class Poller:
         pending: set[asyncio.Task[PollCounts]] = set()
         try:
             while stop is None or not stop.is_set():
+                metrics.beat("poller")
                 state = _BatchState()
                 pending.add(asyncio.create_task(self._batch(state)))
                 await state.started.wait()

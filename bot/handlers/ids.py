@@ -1,0 +1,31 @@
+"""/id in any chat, private or group, even before any admin is configured: the chat's id and
+the sender's, which is how an operator finds telegram.admin_chat_id and telegram.admin_ids."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot import texts
+
+# Telegram's stand-in sender for an anonymous group admin (the real id is hidden).
+_ANONYMOUS_ADMIN = 1087968824
+
+
+async def show_ids(message: Message) -> None:
+    sender = message.from_user
+    anonymous = sender is None or message.sender_chat is not None or sender.id == _ANONYMOUS_ADMIN
+    is_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+    await message.answer(
+        texts.chat_ids(
+            message.chat.id, is_group, None if anonymous or sender is None else sender.id
+        )
+    )
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(show_ids, Command("id"))
+    return router
