@@ -203,7 +203,9 @@ class NowPaymentsSettings(Section):
     @classmethod
     def _removed_keys(cls, data: Any) -> Any:
         if isinstance(data, dict) and "ipn_secret" in data:
-            raise ValueError(REMOVED_KEYS["ipn_secret"])
+            if data["ipn_secret"] not in (None, ""):  # an old file's empty entry is harmless
+                raise ValueError(REMOVED_KEYS["ipn_secret"])
+            data = {k: v for k, v in data.items() if k != "ipn_secret"}
         return data
 
     @field_validator("api_key", "password")

@@ -167,10 +167,6 @@ class Metrics:
     def beat(self, component: str) -> None:
         self.heartbeats[component] = self.clock()
 
-    def age(self, component: str) -> float | None:
-        at = self.heartbeats.get(component)
-        return None if at is None else max(0.0, self.clock() - at)
-
     async def refresh(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         async with sessions() as session:
             row = (await session.execute(_SNAPSHOT)).one()
