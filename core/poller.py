@@ -285,9 +285,11 @@ class Poller:
     ) -> _Release:
         counts.errors += 1
         if isinstance(exc, ProviderError):
-            log.info("poller: payment %s: %r", claim.id, exc)
+            log.info("poller: payment %s: %r", claim.id, exc, extra={"payment_id": claim.id})
         else:
-            log.exception("poller: payment %s failed", claim.id, exc_info=exc)
+            log.exception(
+                "poller: payment %s failed", claim.id, exc_info=exc, extra={"payment_id": claim.id}
+            )
         due = self.schedule.after_error(now, claim.check_attempts + 1)
         return _Release(claim, due, "error", f"{type(exc).__name__}: {exc}"[:1000])
 

@@ -4,6 +4,7 @@ this module's own; /id in a private chat and in a group."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -253,22 +254,29 @@ async def test_provider_errors_and_telegram_429s_are_counted(
     user = next_telegram_id()
     await say(tg, user, "/help")
     after = await scrape(app)
-    assert (
-        value(after, "paybot_provider_requests_total", endpoint="/v1/status", outcome="5xx")
-        - (value(before, "paybot_provider_requests_total", endpoint="/v1/status", outcome="5xx"))
-        >= 1
-    )
+    failed = ("paybot_provider_requests_total", "/v1/status", "5xx")
+    assert change(before, after, failed[0], endpoint=failed[1], outcome=failed[2]) == 1
+    retried = ("paybot_provider_requests_total", "/v1/status", "2xx")
+    assert change(before, after, retried[0], endpoint=retried[1], outcome=retried[2]) == 1
     flood = ("paybot_telegram_requests_total", "updates", "sendMessage", "retry_after")
-    assert value(after, flood[0], bot=flood[1], method=flood[2], outcome=flood[3]) >= 1
+    assert change(before, after, flood[0], bot=flood[1], method=flood[2], outcome=flood[3]) == 1
+    sent = ("paybot_telegram_requests_total", "updates", "sendMessage", "ok")
+    assert change(before, after, sent[0], bot=sent[1], method=sent[2], outcome=sent[3]) == 1
 
 
 async def test_id_answers_in_private_and_in_a_group_without_admins(
-    tg: FakeTelegram, np: FakeNowPayments, obs_db: Db
+    tg: FakeTelegram, np: FakeNowPayments, obs_db: Db, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Before any admin is configured: no admin chat, no admin ids.
     settings = make_settings(tg, np, obs_db.url, admin_chat_id=None, admin_ids=[])
     app = build_app(settings, engine=obs_db.engine, notifier_tuning=FAST, polling_timeout=1)
-    async with app:
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        await app.start()
+    # Every start says what will not work without the provider login.
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "bot.app"]
+    assert warning.startswith("nowpayments.email/password: not set")
+    assert "cannot be found by order_id" in warning
+    try:
         user = next_telegram_id()
         reply = await say(tg, user, "/id")
         assert reply["text"].startswith(f"This chat's id: {user}")
@@ -279,4 +287,6 @@ async def test_id_answers_in_private_and_in_a_group_without_admins(
         assert group["text"].startswith(f"This chat's id: {ADMIN_CHAT}")
         assert f"Your user id: {ADMIN_ID}" in group["text"]
         assert "admin_chat_id" in group["text"]
+    finally:
+        await app.stop()
     assert metrics.installed() is None
