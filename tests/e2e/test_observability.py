@@ -227,18 +227,9 @@ async def test_metrics_follow_a_real_deposit_and_withdrawal(
         user_id=user.id, currency_code="USDTTRC20", amount=Decimal("10"), address=TRX
     )
     held = await scrape(app)
-    assert (
-        value(held, "paybot_withdrawals", status="pending")
-        - value(before, "paybot_withdrawals", status="pending")
-        == 1
-    )
-    assert (
-        value(held, "paybot_withdrawals_usd", status="pending")
-        - value(before, "paybot_withdrawals_usd", status="pending")
-        == 10
-    )
-    # The hold leaves the balances; the admin card is queued for the group.
-    assert value(held, "paybot_balances_usd") - value(before, "paybot_balances_usd") == 15
+    assert change(before, held, "paybot_withdrawals", status="pending") == 1
+    assert change(before, held, "paybot_withdrawals_usd", status="pending") == 10
+    assert change(before, held, "paybot_balances_usd") == 15  # the hold leaves the balances
     for component in ("telegram", "poller", "notifier"):
         assert ("paybot_heartbeat_age_seconds", (("component", component),)) in held
 
