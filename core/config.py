@@ -471,13 +471,6 @@ def check_settings() -> Checked:
     return Checked(settings, [warning] if warning else [])
 
 
-def require_bot_settings(settings: Settings) -> None:
-    """Raise a ConfigError naming every setting `run` needs and lacks."""
-    problems = bot_problems(settings)
-    if problems:
-        raise ConfigError("incomplete", detail="\n".join(problems))
-
-
 # --- raw sources: every problem at once, and where each value came from ----------------------
 
 

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-# aiogram and aiohttp log URLs like https://api.telegram.org/bot123:ABC.../sendMessage
-_TOKEN_RE = re.compile(r"\b[0-9]{3,20}:[A-Za-z0-9_-]{30,64}\b")
+# aiogram and aiohttp log URLs like https://api.telegram.org/bot123:ABC.../sendMessage: no \b
+# before the digits, which follow "bot" in a URL.
+_TOKEN_RE = re.compile(r"(?<![0-9])[0-9]{3,20}:[A-Za-z0-9_-]{30,64}(?![A-Za-z0-9_-])")
 REDACTED = "[REDACTED]"
 
 # The extra fields printed as fields (in this order). Others given via extra= are ignored.

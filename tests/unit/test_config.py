@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import check_settings, load_settings, require_bot_settings
+from core.config import check_settings, load_settings
 from core.errors import ConfigError
 from core.logging import REDACTED, RedactSecrets
 
@@ -92,7 +92,7 @@ def test_malformed_yaml_is_a_config_error(clean_env: Path) -> None:
 
 def test_missing_bot_settings_listed(clean_env: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        require_bot_settings(load_settings())
+        check_settings()
     detail = info.value.params["detail"]
     for key in ("telegram.bot_token", "telegram.admin_chat_id", "nowpayments.api_key"):
         assert key in detail
