@@ -1,8 +1,10 @@
-"""paybot command line: run | migrate | reconcile | check-config [--show].
+"""paybot command line: run | migrate | reconcile | check-config [--show] | ids.
 
 Exit status 2 with one clear message for configuration problems; never a traceback for them.
 `run` and `check-config` share one validation (core.config.check_settings), which reports every
 problem at once; `check-config --show` also prints each effective value and where it came from.
+`ids` needs only the bot token: it answers /id in any chat (and prints it), to find the admin
+group's chat id and the admins' user ids before the first `run`.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "migrate", "reconcile", "check-config"],
+        choices=["run", "migrate", "reconcile", "check-config", "ids"],
     )
     parser.add_argument(
         "--show",
@@ -98,12 +100,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "check-config":
         return _check_config(settings, warnings, show=args.show)
+    if args.command == "ids" and settings.telegram.bot_token is None:
+        return _config_failure(
+            ConfigError(
+                "incomplete",
+                detail="telegram.bot_token: missing (get one from @BotFather; set"
+                " PAYBOT_TELEGRAM__BOT_TOKEN in the environment or .env)",
+            )
+        )
     try:
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
             return 0
         if args.command == "reconcile":
             return asyncio.run(_reconcile(settings))
+        if args.command == "ids":
+            from bot.setup_ids import run_ids
+
+            return asyncio.run(run_ids(settings.telegram))
         return asyncio.run(_run(settings))
     except ConfigError as error:
         return _config_failure(error)

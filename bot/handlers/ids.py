@@ -3,6 +3,8 @@ the sender's, which is how an operator finds telegram.admin_chat_id and telegram
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiogram import Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
@@ -14,15 +16,16 @@ from bot import texts
 _ANONYMOUS_ADMIN = 1087968824
 
 
-async def show_ids(message: Message) -> None:
+async def show_ids(message: Message, ids_echo: Callable[[str], None] | None = None) -> None:
+    """``ids_echo``: set by ``python -m bot ids`` to print each answer for the operator."""
     sender = message.from_user
     anonymous = sender is None or message.sender_chat is not None or sender.id == _ANONYMOUS_ADMIN
+    user_id = None if anonymous or sender is None else sender.id
     is_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-    await message.answer(
-        texts.chat_ids(
-            message.chat.id, is_group, None if anonymous or sender is None else sender.id
-        )
-    )
+    await message.answer(texts.chat_ids(message.chat.id, is_group, user_id))
+    if ids_echo is not None:
+        title = f" {message.chat.title!r}" if message.chat.title else ""
+        ids_echo(f"chat {message.chat.id} ({message.chat.type}{title}): user {user_id}")
 
 
 def create_router() -> Router:

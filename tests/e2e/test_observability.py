@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
@@ -24,7 +27,7 @@ from core.deposits import create_deposit
 from core.poll_schedule import Schedule
 from core.poller import Poller
 from core.withdrawals.service import WithdrawalService
-from tests.conftest import Db, DbServer, make_user, next_telegram_id
+from tests.conftest import ROOT, Db, DbServer, make_user, next_telegram_id
 from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, FAST, make_settings, say
 from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.fakes.telegram import FakeTelegram
@@ -281,3 +284,45 @@ async def test_id_answers_in_private_and_in_a_group_without_admins(
     finally:
         await app.stop()
     assert metrics.installed() is None
+
+
+async def test_ids_command_answers_with_nothing_but_the_token(tg: FakeTelegram) -> None:
+    """`python -m bot ids` before anything else is configured (no admins, no API key, no
+    database): /id answers in private and in a group, and the ids are printed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
+    env |= {
+        "PAYBOT_CONFIG": str(ROOT / "config.dev.yaml"),
+        "PAYBOT_TELEGRAM__BOT_TOKEN": tg.token,
+        "PAYBOT_TELEGRAM__API_BASE_URL": tg.api_base,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "ids",
+        cwd=ROOT,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await tg.wait_for(lambda c: c.method == "getUpdates", timeout=60)
+        user = next_telegram_id()
+        reply = await say(tg, user, "/id")
+        assert f"Your user id: {user}" in reply["text"]
+        mark = tg.mark()
+        tg.send_text(ADMIN_ID, "/id", ADMIN_CHAT, chat_type="supergroup", chat_title="Admins")
+        group = await tg.wait_for_message(ADMIN_CHAT, since=mark)
+        assert group["text"].startswith(f"This chat's id: {ADMIN_CHAT}")
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    printed = out.decode()
+    assert f"chat {user} (private): user {user}" in printed
+    assert f"chat {ADMIN_CHAT} (supergroup 'Admins'): user {ADMIN_ID}" in printed
+    assert tg.token not in printed + err.decode()
