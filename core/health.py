@@ -133,7 +133,10 @@ class HttpEndpoint:
     async def _metrics(self, request: web.Request) -> web.Response:
         metrics = self.health.metrics
         try:
-            await metrics.refresh(self.health.sessions)
+            async with asyncio.timeout(DB_TIMEOUT_SECONDS):
+                await metrics.refresh(self.health.sessions)
+            metrics.snapshot_fresh = True
         except Exception as exc:  # the in-process figures are still worth a scrape
+            metrics.snapshot_fresh = False
             log.warning("metrics: database figures not refreshed: %s", type(exc).__name__)
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -115,6 +115,12 @@ class _DatabaseCollector(Collector):
             "How long the most overdue payment check has been waiting",
             value=snap.poll_lag_seconds,
         )
+        yield GaugeMetricFamily(
+            "paybot_database_figures_fresh",
+            "1 if the figures read from the database above were read at this scrape, 0 if the"
+            " database did not answer (they are the last ones read)",
+            value=1 if self._metrics.snapshot_fresh else 0,
+        )
         ages = GaugeMetricFamily(
             "paybot_heartbeat_age_seconds",
             "Seconds since a loop last went round",
@@ -133,6 +139,7 @@ class Metrics:
         self.clock = clock
         self.heartbeats: dict[str, float] = {}
         self.snapshot = Snapshot()
+        self.snapshot_fresh = False
         self.registry = CollectorRegistry()
         r = self.registry
         self.durations = Histogram(

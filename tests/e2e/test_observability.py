@@ -152,6 +152,13 @@ async def test_healthz_ok_then_503_when_heartbeats_are_stale(start: Start, obs_d
 
     app.health.clock = time.monotonic
     assert (await healthz(app))[0] == 200
+    assert value(await scrape(app), "paybot_database_figures_fresh") == 1
+
+    running = app.health.polling_running
+    app.health.polling_running = lambda: False
+    status, body = await healthz(app)
+    assert status == 503 and body["problems"] == ["telegram: the polling task is not running"]
+    app.health.polling_running = running
 
 
 async def test_healthz_503_when_the_database_is_gone(
@@ -168,8 +175,9 @@ async def test_healthz_503_when_the_database_is_gone(
         assert status == 503
         assert body["checks"]["database"]["ok"] is False
         assert any(p.startswith("database: not answering") for p in body["problems"])
-        # /metrics still answers (with the figures it last had).
-        assert value(await scrape(app), "paybot_reconcile_mismatches") == 0
+        # /metrics still answers, and says its database figures are not current.
+        scraped = await scrape(app)
+        assert value(scraped, "paybot_database_figures_fresh") == 0
         await app.stop()
     finally:
         await db.engine.dispose()
