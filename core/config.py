@@ -331,10 +331,15 @@ class Settings(BaseSettings):
         ]
         found = [v.get_secret_value() for v in values if v is not None]
         url = self.database.url.get_secret_value() if self.database.url else ""
-        password = re.search(r"://[^:/@]+:([^@]+)@", url)
-        if password:
-            found.append(password.group(1))
+        for text in (url, self.telegram.redis_url):
+            password = _URL_PASSWORD.search(text)
+            if password:
+                found.append(password.group(1))
         return [s for s in found if s]
+
+
+# The password of scheme://user:password@host (user may be empty, as in redis://:pw@host).
+_URL_PASSWORD = re.compile(r"://[^:/@]*:([^@]+)@")
 
 
 def config_file_path() -> Path:
@@ -564,4 +569,8 @@ def _shown(section: str, name: str, value: Any) -> str:
         return value.model_dump_json()
     if isinstance(value, list | dict):
         return json.dumps(value, default=str)
-    return str(value)
+    text = str(value)
+    password = _URL_PASSWORD.search(text)
+    if password:  # e.g. telegram.redis_url
+        text = text[: password.start(1)] + "***" + text[password.end(1) :]
+    return text

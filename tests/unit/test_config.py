@@ -355,6 +355,7 @@ def test_check_config_show_names_each_source_and_masks_secrets(clean_env: Path) 
         "PAYBOT_TELEGRAM__BOT_TOKEN": TOKEN,
         "PAYBOT_TELEGRAM__ADMIN_CHAT_ID": "-100123",
         "PAYBOT_DATABASE__URL": "postgresql://app:s3cretpw@db/paybot",
+        "PAYBOT_TELEGRAM__REDIS_URL": "redis://:r3dispw@cache:6379/0",
     }
     result = run_cli("check-config", "--show", cwd=clean_env, env=env)
     assert result.returncode == 0, result.stderr
@@ -366,7 +367,9 @@ def test_check_config_show_names_each_source_and_masks_secrets(clean_env: Path) 
     assert lines["payments.max_pending_withdrawals"].split()[1] == "4"
     assert lines["payments.min_withdrawal_usd"].endswith("[default]")
     assert "app:***@db/paybot" in lines["database.url"]
+    assert "redis://:***@cache:6379/0" in lines["telegram.redis_url"]
     everything = result.stdout + result.stderr
     assert TOKEN not in everything and API_KEY not in everything and "s3cretpw" not in everything
+    assert "r3dispw" not in everything
     assert "warning: nowpayments.email/password: not set" in result.stderr
     assert "configuration is valid (1 warning(s))" in result.stdout
