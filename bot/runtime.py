@@ -238,7 +238,11 @@ class UpdatePolling:
                 await self.bot(response)
         except Exception:
             # The error router answers users; this is what got past it.
-            log.exception("update %s: unhandled error", update.update_id)
+            log.exception(
+                "update %s: unhandled error",
+                update.update_id,
+                extra={"update_id": update.update_id},
+            )
 
     async def confirm(self, within: float = 3.0) -> None:
         """Tell Telegram the last batch was taken, so a restart does not handle it again. Sent
