@@ -1,6 +1,10 @@
-"""paybot command line: run | migrate | reconcile | check-config.
+"""paybot command line: run | migrate | reconcile | check-config [--show] | ids.
 
 Exit status 2 with one clear message for configuration problems; never a traceback for them.
+`run` and `check-config` share one validation (core.config.check_settings), which reports every
+problem at once; `check-config --show` also prints each effective value and where it came from.
+`ids` needs only the bot token: it answers /id in any chat (and prints it), to find the admin
+group's chat id and the admins' user ids before the first `run`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from core.config import Settings, load_settings, require_bot_settings
+from core.config import Settings, check_settings, effective_values, load_settings
 from core.errors import ConfigError
 from core.logging import redact, setup_logging
 
@@ -59,31 +63,64 @@ async def _run(settings: Settings) -> int:
     return await run_app(settings)
 
 
+def _check_config(settings: Settings, warnings: list[str], *, show: bool) -> int:
+    if show:
+        rows = effective_values(settings)
+        width = max(len(key) for key, _, _ in rows)
+        for key, value, origin in rows:
+            print(f"{key:<{width}}  {value}  [{origin}]")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print("configuration is valid" + (f" ({len(warnings)} warning(s))" if warnings else ""))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument(
         "command",
         nargs="?",
         default="run",
-        choices=["run", "migrate", "reconcile", "check-config"],
+        choices=["run", "migrate", "reconcile", "check-config", "ids"],
+    )
+    parser.add_argument(
+        "--show",
+        action="store_true",
+        help="check-config: print every effective value and its source (secrets masked)",
     )
     args = parser.parse_args(argv)
+    warnings: list[str] = []
     try:
-        settings = load_settings()
         if args.command in ("run", "check-config"):
-            require_bot_settings(settings)
+            checked = check_settings()
+            settings, warnings = checked.settings, checked.warnings
+        else:
+            settings = load_settings()
     except ConfigError as error:
         return _config_failure(error)
-    setup_logging(settings.logging.level, settings.secrets())
+    setup_logging(
+        settings.logging.level, settings.secrets(), json_format=settings.logging.json_format
+    )
     if args.command == "check-config":
-        print("configuration is valid")
-        return 0
+        return _check_config(settings, warnings, show=args.show)
+    if args.command == "ids" and settings.telegram.bot_token is None:
+        return _config_failure(
+            ConfigError(
+                "incomplete",
+                detail="telegram.bot_token: missing (get one from @BotFather; set"
+                " PAYBOT_TELEGRAM__BOT_TOKEN in the environment or .env)",
+            )
+        )
     try:
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
             return 0
         if args.command == "reconcile":
             return asyncio.run(_reconcile(settings))
+        if args.command == "ids":
+            from bot.setup_ids import run_ids
+
+            return asyncio.run(run_ids(settings.telegram))
         return asyncio.run(_run(settings))
     except ConfigError as error:
         return _config_failure(error)

@@ -27,14 +27,17 @@ from bot.factory import create_bot, create_dispatcher
 from bot.handlers import admin, get_routers, user_flows
 from bot.notifier import RENDERERS, Notifier, NotifierTuning, Renderer
 from bot.runtime import AlreadyRunning, PollingLock, UpdatePolling, tune_gc, wait_bounded
-from core import currencies
+from bot.telemetry import CountRequests
+from core import currencies, metrics
 from core.admin import reconcile_and_alert
-from core.config import Settings
+from core.config import Settings, login_warning
 from core.currencies import CurrencyCatalog
 from core.db import roles
 from core.db.session import create_engine, create_session_factory, database_url
 from core.errors import ConfigError
+from core.health import Freshness, Health, HttpEndpoint
 from core.logging import redact
+from core.metrics import CountingTransport, Metrics
 from core.nowpayments import NowPaymentsClient
 from core.nowpayments.budget import Lane, run_in_lane
 from core.poller import Poller
@@ -75,9 +78,13 @@ class PaymentBackground:
     async def _reconcile(self, stop_event: asyncio.Event) -> None:
         while not stop_event.is_set():
             try:
-                await reconcile_and_alert(self._sessions, self._settings)
+                found = await reconcile_and_alert(self._sessions, self._settings)
             except Exception:  # the database is down: try again next time
                 log.exception("reconcile failed")
+            else:
+                if (current := metrics.installed()) is not None:
+                    current.reconcile_runs.inc()
+                    current.reconcile_mismatches.set(len(found))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_event.wait(), RECONCILE_EVERY_SECONDS)
 
@@ -114,6 +121,9 @@ class App:
         polling: UpdatePolling,
         lock: PollingLock | None,
         payment_poller: BackgroundService | None,
+        metrics: Metrics,
+        health: Health,
+        http: HttpEndpoint | None = None,
         closers: Sequence[Closer] = (),
     ) -> None:
         self.settings = settings
@@ -127,6 +137,9 @@ class App:
         self.polling = polling
         self.lock = lock
         self.payment_poller = payment_poller
+        self.metrics = metrics
+        self.health = health
+        self.http = http
         self.failed = False
         self._closers = list(closers)
         self._stop = asyncio.Event()
@@ -138,10 +151,18 @@ class App:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def polling_running(self) -> bool:
+        task = self._services.get("polling")
+        return task is not None and not task.done()
+
     async def start(self) -> None:
         """Take the polling lock, check the token, delete any webhook, publish the commands and
         start polling, the notifier and the payment poller. Raises AlreadyRunning, ConfigError
         (the token was refused) or a connection error; everything is closed again then."""
+        metrics.install(self.metrics)
+        warning = login_warning(self.settings)
+        if warning:
+            log.warning("%s", warning)
         try:
             if self.lock is not None:
                 await self.lock.acquire()
@@ -159,6 +180,8 @@ class App:
             await self._publish_commands()
             await self.dispatcher.emit_startup(**self._event_data())
             self._started = True
+            if self.http is not None:
+                await self.http.start()
         except BaseException:
             await self._close()
             raise
@@ -253,6 +276,8 @@ class App:
             return
         self._closed = True
         steps: list[tuple[str, Closer]] = []
+        if self.http is not None:
+            steps.append(("health endpoint", self.http.stop))
         if self._started:
             steps.append(("dispatcher shutdown", lambda: self._emit_shutdown()))
         steps += [
@@ -267,6 +292,8 @@ class App:
                 await close()
             except Exception:
                 log.exception("closing %s failed", name)
+        if metrics.installed() is self.metrics:
+            metrics.install(None)
 
     async def _emit_shutdown(self) -> None:
         await self.dispatcher.emit_shutdown(**self._event_data())
@@ -289,9 +316,14 @@ def build_app(
     here is closed by ``App.stop()``. Raises ConfigError (e.g. a malformed token)."""
     bot = create_bot(settings.telegram)
     notifier_bot = create_bot(settings.telegram, retry=False)
+    # Innermost, after create_bot's middlewares: every attempt is counted.
+    bot.session.middleware(CountRequests("updates"))
+    notifier_bot.session.middleware(CountRequests("notifier"))
     closers: list[Closer] = []
     if nowpayments is None:
-        nowpayments = NowPaymentsClient.from_settings(settings.nowpayments)
+        nowpayments = NowPaymentsClient.from_settings(
+            settings.nowpayments, transport=CountingTransport()
+        )
         closers.append(nowpayments.aclose)
     if engine is None:
         engine = create_engine(
@@ -317,7 +349,22 @@ def build_app(
         notifier=notifier,
     )
     url = engine.url.render_as_string(hide_password=False)
-    return App(
+    polling = UpdatePolling(dispatcher, bot, timeout=polling_timeout)
+    registry = Metrics()
+    loops = ("telegram", "poller", "notifier") if payment_poller else ("telegram", "notifier")
+    health = Health(
+        registry,
+        sessions,
+        Freshness.from_settings(settings, polling_timeout=polling_timeout),
+        components=loops,
+    )
+    observability = settings.observability
+    http = (
+        HttpEndpoint(health, observability.http_host, observability.http_port)
+        if observability.http_port is not None
+        else None
+    )
+    app = App(
         settings=settings,
         bot=bot,
         notifier_bot=notifier_bot,
@@ -326,13 +373,18 @@ def build_app(
         sessions=sessions,
         nowpayments=nowpayments,
         notifier=notifier,
-        polling=UpdatePolling(dispatcher, bot, timeout=polling_timeout),
+        polling=polling,
         lock=PollingLock(url, bot.id) if lock else None,
         payment_poller=(
             create_payment_poller(sessions, nowpayments, settings) if payment_poller else None
         ),
+        metrics=registry,
+        health=health,
+        http=http,
         closers=closers,
     )
+    health.polling_running = app.polling_running
+    return app
 
 
 def _say(message: str) -> None:

@@ -38,7 +38,7 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from core import outbox, users
+from core import metrics, outbox, users
 from core.config import NotifierSettings
 from core.outbox import OutboxMessage
 
@@ -161,6 +161,7 @@ class Notifier:
         self._stop = stop
         try:
             while not stop.is_set():
+                metrics.beat("notifier")
                 self._wake.clear()  # before claiming, so a wake-up during the claim counts
                 try:
                     claimed = await self._claim_round()
@@ -292,7 +293,11 @@ class Notifier:
                 try:
                     await self._deliver(row, chat)
                 except Exception:  # a bug here must not kill the chat's queue silently
-                    log.exception("notifier: row %s could not be settled", row.id)
+                    log.exception(
+                        "notifier: row %s could not be settled",
+                        row.id,
+                        extra={"notification_id": row.id, "chat_id": row.chat_id},
+                    )
                 finally:
                     self._held.discard(row.id)
         finally:
@@ -335,7 +340,11 @@ class Notifier:
                     return rendered.edit_message_id
                 if not any(gone in exc.message for gone in _EDIT_GONE):
                     raise
-                log.info("notifier: row %s: message to edit is gone, sending anew", row.id)
+                log.info(
+                    "notifier: row %s: message to edit is gone, sending anew",
+                    row.id,
+                    extra={"notification_id": row.id, "chat_id": row.chat_id},
+                )
         sent = await self._bot.send_message(
             row.chat_id, rendered.text, reply_markup=rendered.reply_markup
         )
@@ -346,19 +355,36 @@ class Notifier:
             rendered = await self._render(row)
             message_id = await self._send(row, rendered)
         except Unrenderable as exc:
-            log.error("notifier: row %s (%s) failed: %s", row.id, row.kind, exc)
+            log.error(
+                "notifier: row %s (%s) failed: %s",
+                row.id,
+                row.kind,
+                exc,
+                extra={"notification_id": row.id, "chat_id": row.chat_id},
+            )
             await self._fail(row, str(exc))
         except TelegramRetryAfter as exc:
             await self._hold_chat(row, chat, float(exc.retry_after))
         except TelegramForbiddenError as exc:
             await self._forbidden(row, chat, exc)
         except _PERMANENT as exc:
-            log.error("notifier: row %s (%s) refused by Telegram: %s", row.id, row.kind, exc)
+            log.error(
+                "notifier: row %s (%s) refused by Telegram: %s",
+                row.id,
+                row.kind,
+                exc,
+                extra={"notification_id": row.id, "chat_id": row.chat_id},
+            )
             await self._fail(row, f"{type(exc).__name__}: {exc.message}")
         except (TelegramAPIError, ClientDecodeError, OSError, TimeoutError) as exc:
             await self._retry(row, chat, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a renderer's bug: retried, so a fix and restart sends it
-            log.exception("notifier: rendering row %s (%s) failed", row.id, row.kind)
+            log.exception(
+                "notifier: rendering row %s (%s) failed",
+                row.id,
+                row.kind,
+                extra={"notification_id": row.id, "chat_id": row.chat_id},
+            )
             await self._retry(row, chat, f"{type(exc).__name__}: {exc}")
         else:
             await self._sent(row, rendered, message_id)
@@ -420,19 +446,36 @@ class Notifier:
         await self._write(write)
         if retried:
             # Later rows of this chat wait behind it, so the chat still sees them in order.
-            log.warning("notifier: row %s: %s; retry in %.1f s", row.id, error, delay)
+            log.warning(
+                "notifier: row %s: %s; retry in %.1f s",
+                row.id,
+                error,
+                delay,
+                extra={"notification_id": row.id, "chat_id": row.chat_id},
+            )
             slot = time.monotonic() + delay
             chat.parked[row.id] = slot
             chat.parked_until = max(chat.parked_until, slot)
             await self._park_queue(chat)
         else:
-            log.error("notifier: row %s failed after %s attempts: %s", row.id, row.attempts, error)
+            log.error(
+                "notifier: row %s failed after %s attempts: %s",
+                row.id,
+                row.attempts,
+                error,
+                extra={"notification_id": row.id, "chat_id": row.chat_id},
+            )
 
     async def _hold_chat(self, row: OutboxMessage, chat: _Chat, retry_after: float) -> None:
         """429: Telegram's wait applies to the chat; this row and the queued ones go back to the
         database in order, without counting an attempt."""
         now = time.monotonic()
-        log.warning("notifier: flood control on chat %s, waiting %.0f s", row.chat_id, retry_after)
+        log.warning(
+            "notifier: flood control on chat %s, waiting %.0f s",
+            row.chat_id,
+            retry_after,
+            extra={"notification_id": row.id, "chat_id": row.chat_id},
+        )
         chat.resume_at = max(chat.resume_at, now + retry_after)
         # First in line when the wait is over; rows parked earlier come back before that and
         # are parked again behind it.
@@ -465,14 +508,24 @@ class Notifier:
         self, row: OutboxMessage, chat: _Chat, exc: TelegramForbiddenError
     ) -> None:
         if row.chat_id < 0:  # kicked from a group: operators must act; keep the row retrying
-            log.error("notifier: the bot cannot post in chat %s: %s", row.chat_id, exc.message)
+            log.error(
+                "notifier: the bot cannot post in chat %s: %s",
+                row.chat_id,
+                exc.message,
+                extra={"notification_id": row.id, "chat_id": row.chat_id},
+            )
             await self._retry(row, chat, f"Forbidden: {exc.message}")
             return
 
         async def write(session: AsyncSession) -> None:
             await users.set_blocked(session, row.chat_id, True)
             skipped = await outbox.skip_chat(session, row.chat_id, f"Forbidden: {exc.message}")
-            log.info("notifier: user %s blocked the bot; %s rows skipped", row.chat_id, skipped)
+            log.info(
+                "notifier: user %s blocked the bot; %s rows skipped",
+                row.chat_id,
+                skipped,
+                extra={"notification_id": row.id, "chat_id": row.chat_id},
+            )
 
         await self._write(write)
         # skip_chat covered the queued and parked rows too: they are not ours to send any more.

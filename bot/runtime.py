@@ -29,6 +29,8 @@ from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.types import Update
 from sqlalchemy.engine import make_url
 
+from core import metrics
+
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
@@ -189,6 +191,7 @@ class UpdatePolling:
         no await in between, so a cancellation never drops a received update."""
         failures = 0
         request_timeout = int(self.bot.session.timeout + self.timeout)
+        metrics.beat("telegram")  # the owner has just reached Telegram (getMe)
         while not stop.is_set():
             method = GetUpdates(
                 offset=self._offset, timeout=self.timeout, allowed_updates=self.allowed_updates
@@ -218,6 +221,7 @@ class UpdatePolling:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
+            metrics.beat("telegram")  # alive: Telegram answered the long poll
             for update in updates:
                 self._spawn(update)
                 self._offset = update.update_id + 1
@@ -234,7 +238,11 @@ class UpdatePolling:
                 await self.bot(response)
         except Exception:
             # The error router answers users; this is what got past it.
-            log.exception("update %s: unhandled error", update.update_id)
+            log.exception(
+                "update %s: unhandled error",
+                update.update_id,
+                extra={"update_id": update.update_id},
+            )
 
     async def confirm(self, within: float = 3.0) -> None:
         """Tell Telegram the last batch was taken, so a restart does not handle it again. Sent

@@ -55,6 +55,7 @@ ADMIN_COMMANDS: Sequence[tuple[str, str]] = (
     ("currencies", "Deposit coins: switch on or off, sync"),
     ("adjust", "Correct a balance: /adjust <user> <±amount> <reason>"),
     ("bonus", "Credit a bonus: /bonus <user> <amount> <reason>"),
+    ("id", "This chat's id and your user id"),
     ("help", "Admin commands"),
 )
 
@@ -130,6 +131,21 @@ def history_page(page: HistoryPage, page_number: int) -> str:
             f"<b>{format_usd(entry.amount, signed=True)}</b>"
             f" → balance {format_usd(entry.balance_after)}"
         )
+    return "\n".join(lines)
+
+
+def chat_ids(chat_id: int, is_group: bool, user_id: int | None) -> str:
+    """/id: what an operator puts in telegram.admin_chat_id and telegram.admin_ids."""
+    lines = [f"This chat's id: <code>{chat_id}</code>"]
+    if is_group:
+        lines.append("(for telegram.admin_chat_id when this is the admin group)")
+    if user_id is None:
+        lines.append(
+            "You are posting anonymously as the group, so your user id is hidden: turn off"
+            " “Remain anonymous” in your admin rights, or send /id to the bot privately."
+        )
+    else:
+        lines.append(f"Your user id: <code>{user_id}</code> (for telegram.admin_ids)")
     return "\n".join(lines)
 
 

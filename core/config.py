@@ -6,8 +6,10 @@ missing YAML file silently, so a file that was named explicitly is checked to ex
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,11 +27,16 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
     YamlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.errors import ConfigError
 
@@ -64,10 +71,33 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _parse_ids(value: Any) -> Any:
+    """Admin ids as `123`, `123,456` or JSON `[123, 456]` (env and YAML alike)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(
+                "is not a list of Telegram user ids (use 123, 123,456 or [123, 456])"
+            ) from None
+    parts = [p for p in re.split(r"[,\s]+", text) if p]
+    if not all(re.fullmatch(r"-?[0-9]+", p) for p in parts):
+        raise ValueError("is not a list of Telegram user ids (use 123, 123,456 or [123, 456])")
+    return [int(p) for p in parts]
+
+
 class TelegramSettings(Section):
     bot_token: SecretStr | None = None
+    # The admin group (negative id). Send /id in the group to learn it.
     admin_chat_id: int | None = None
-    admin_ids: list[int] = Field(default_factory=list)
+    # Telegram user ids allowed to decide withdrawals: 123, "123,456" or [123, 456].
+    # Send /id to the bot in a private chat to learn yours.
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     # A local telegram-bot-api server in production, the fake in tests.
     api_base_url: str | None = None
     fsm_storage: Literal["memory", "redis"] = "memory"
@@ -89,6 +119,25 @@ class TelegramSettings(Section):
         if value is not None and not value.get_secret_value():
             return None
         return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return _parse_ids(value)
+
+    @field_validator("admin_chat_id")
+    @classmethod
+    def _group_chat(cls, value: int | None) -> int | None:
+        if value is not None and value >= 0:
+            raise ValueError(
+                "must be a group chat id, which is negative (e.g. -1001234567890); a positive id"
+                " is a private chat. Add the bot to the admin group and send /id there"
+            )
+        return value
+
+
+# postgres://, postgresql:// and postgresql+<driver>:// (the driver is replaced by asyncpg).
+_PG_SCHEME = re.compile(r"postgres(ql)?(\+[a-z0-9_]+)?")
 
 
 # A role name that needs no quoting and is not reserved (pg_*).
@@ -120,19 +169,60 @@ class DatabaseSettings(Section):
     pool_size: int = Field(default=10, ge=1, le=200)
     echo: bool = False
 
-    @field_validator("owner_url", "app_password")
+    @field_validator("app_password")
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
 
+    @field_validator("url", "owner_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """Parsed now, so a typo fails check-config rather than the first connection. The URL
+        may hold a password: the messages never repeat it."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            url = make_url(value.get_secret_value().strip())
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "is not a database URL (expected postgresql://user:password@host:5432/dbname)"
+            ) from None
+        if not _PG_SCHEME.fullmatch(url.drivername):
+            raise ValueError(
+                f"must be a PostgreSQL URL (postgresql://...), not {url.drivername}://"
+            )
+        if not url.database:
+            raise ValueError("names no database (postgresql://user:password@host:5432/dbname)")
+        return value
+
+
+# The login (email + password) is only needed for the list endpoint and as a fallback for
+# get-payment; without it these features stop working (said at check-config and every start).
+LOGIN_CONSEQUENCES = (
+    "without nowpayments.email and nowpayments.password (the NOWPayments account login),"
+    " repeat deposits to the same address are never credited or reported, and a deposit whose"
+    " create call had an unknown outcome cannot be found by order_id"
+)
+
+
+# Keys that once existed: setting one is an error that says why it went.
+REMOVED_KEYS = {
+    "ipn_secret": (
+        "ipn_secret is no longer a setting: paybot polls NOWPayments and receives no IPN"
+        " webhooks, so nothing would read it. Remove nowpayments.ipn_secret from the config file"
+        " and PAYBOT_NOWPAYMENTS__IPN_SECRET from the environment or .env"
+    ),
+}
+
 
 class NowPaymentsSettings(Section):
     api_key: SecretStr | None = None
-    ipn_secret: SecretStr | None = None
     sandbox: bool = True
     base_url: str | None = None
     email: str | None = None
     password: SecretStr | None = None
+    # With sandbox false a missing login is a configuration error unless this is true.
+    allow_without_login: bool = False
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     max_requests_per_second: float = Field(default=5.0, gt=0)
     # Provider budget (core.nowpayments.budget): the poller and the currency sync leave this many
@@ -141,6 +231,31 @@ class NowPaymentsSettings(Section):
     user_reserve_requests: int = Field(default=1, ge=0, le=5)
     # The currency sync's own cap (inside the total above): ~200 coins take ~200 s at 1/s.
     catalog_requests_per_second: float = Field(default=1.0, gt=0, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ipn_secret" in data:
+            if data["ipn_secret"] not in (None, ""):  # an old file's empty entry is harmless
+                raise ValueError(REMOVED_KEYS["ipn_secret"])
+            data = {k: v for k, v in data.items() if k != "ipn_secret"}
+        return data
+
+    @field_validator("api_key", "password")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _empty_email(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def has_login(self) -> bool:
+        return self.email is not None and self.password is not None
 
 
 class PaymentsSettings(Section):
@@ -216,7 +331,16 @@ class NotifierSettings(Section):
 
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # One JSON object per line (ts, level, logger, message and ids such as payment_id as fields).
     json_format: bool = False
+
+
+class ObservabilitySettings(Section):
+    """The /healthz and /metrics HTTP endpoint; off unless a port is set (0 = any free port)."""
+
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    # Loopback by default: the endpoint has no authentication.
+    http_host: str = "127.0.0.1"
 
 
 class Settings(BaseSettings):
@@ -235,6 +359,7 @@ class Settings(BaseSettings):
     payments: PaymentsSettings = PaymentsSettings()
     notifier: NotifierSettings = NotifierSettings()
     logging: LoggingSettings = LoggingSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @classmethod
     def settings_customise_sources(
@@ -258,17 +383,20 @@ class Settings(BaseSettings):
         values = [
             self.telegram.bot_token,
             self.nowpayments.api_key,
-            self.nowpayments.ipn_secret,
             self.nowpayments.password,
             self.database.app_password,
         ]
         found = [v.get_secret_value() for v in values if v is not None]
-        for db_url in (self.database.url, self.database.owner_url):
-            url = db_url.get_secret_value() if db_url else ""
-            password = re.search(r"://[^:/@]+:([^@]+)@", url)
+        urls = [u.get_secret_value() for u in (self.database.url, self.database.owner_url) if u]
+        for text in (*urls, self.telegram.redis_url):
+            password = _URL_PASSWORD.search(text)
             if password:
                 found.append(password.group(1))
         return [s for s in found if s]
+
+
+# The password of scheme://user:password@host (user may be empty, as in redis://:pw@host).
+_URL_PASSWORD = re.compile(r"://[^:/@]*:([^@]+)@")
 
 
 def config_file_path() -> Path:
@@ -283,6 +411,8 @@ def _describe(error: dict[str, Any]) -> str:
     loc = tuple(p for p in error["loc"] if not isinstance(p, int))
     key = ".".join(str(p) for p in loc) or "(settings)"
     message = str(error["msg"]).removeprefix("Value error, ")
+    if message in REMOVED_KEYS.values():
+        return f"{key}: {message}"
     how = (
         f"set {_env_name(loc)} in the environment or .env, or `{key}` in {config_file_path()}"
         if loc
@@ -319,35 +449,185 @@ def _env_parse_problem(exc: SettingsError) -> str:
     return (
         f"{section or '(settings)'}: a value set in the environment or .env could not be parsed"
         f" (check {where}; lists and maps are JSON, e.g."
-        f" {ENV_PREFIX}TELEGRAM__ADMIN_IDS='[123,456]'; or set `{section}` in"
+        f" {ENV_PREFIX}PAYMENTS__DEPOSIT_PRESETS_USD='[10,25]'; or set `{section}` in"
         f" {config_file_path()})"
     )
 
 
-def require_bot_settings(settings: Settings) -> None:
-    """The bot can't run without these; say which key is missing and how to set it."""
-    problems = []
-    if settings.telegram.bot_token is None:
+def _how(key: str) -> str:
+    return (
+        f"set {_env_name(tuple(key.split('.')))} in the environment or .env, or `{key}` in"
+        f" {config_file_path()}"
+    )
+
+
+# What `run` needs besides valid values: (key, why it is needed).
+_REQUIRED = (
+    ("telegram.bot_token", "missing (get one from @BotFather)"),
+    (
+        "telegram.admin_chat_id",
+        "missing (the group that receives withdrawal cards; send /id there)",
+    ),
+    (
+        "telegram.admin_ids",
+        "empty (Telegram user ids allowed to decide withdrawals: 123,456 or [123, 456]; each"
+        " admin sends /id to the bot to learn theirs)",
+    ),
+    ("nowpayments.api_key", "missing (from the NOWPayments dashboard)"),
+)
+
+
+def _is_unset(settings: Settings, key: str) -> bool:
+    section, name = key.split(".")
+    value = getattr(getattr(settings, section), name)
+    return value is None or value == []
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    settings: Settings
+    warnings: list[str]
+
+
+def login_warning(settings: Settings) -> str | None:
+    """What will not work without the provider login, or None when it is set."""
+    if settings.nowpayments.has_login:
+        return None
+    return f"nowpayments.email/password: not set; {LOGIN_CONSEQUENCES}"
+
+
+def bot_problems(settings: Settings, skip: frozenset[str] = frozenset()) -> list[str]:
+    """What `run` cannot do without, besides invalid values (keys in ``skip`` already have a
+    problem reported)."""
+    problems = [
+        f"{key}: {why} ({_how(key)})"
+        for key, why in _REQUIRED
+        if key not in skip and _is_unset(settings, key)
+    ]
+    np = settings.nowpayments
+    if not np.sandbox and not np.has_login and not np.allow_without_login:
         problems.append(
-            "telegram.bot_token: missing (get one from @BotFather; set PAYBOT_TELEGRAM__BOT_TOKEN"
-            f" in the environment or .env, or `telegram.bot_token` in {config_file_path()})"
+            f"nowpayments.email/password: required with sandbox: false; {LOGIN_CONSEQUENCES}."
+            " Set both (PAYBOT_NOWPAYMENTS__EMAIL, PAYBOT_NOWPAYMENTS__PASSWORD), or accept"
+            " that with nowpayments.allow_without_login: true"
+            " (PAYBOT_NOWPAYMENTS__ALLOW_WITHOUT_LOGIN=true)"
         )
-    if settings.telegram.admin_chat_id is None:
-        problems.append(
-            "telegram.admin_chat_id: missing (the group that receives withdrawal cards; set"
-            " PAYBOT_TELEGRAM__ADMIN_CHAT_ID in the environment or .env, or"
-            f" `telegram.admin_chat_id` in {config_file_path()})"
-        )
-    if not settings.telegram.admin_ids:
-        problems.append(
-            "telegram.admin_ids: empty (Telegram user ids allowed to decide withdrawals; set"
-            " PAYBOT_TELEGRAM__ADMIN_IDS='[123,456]' in the environment or .env, or"
-            f" `telegram.admin_ids` in {config_file_path()})"
-        )
-    if settings.nowpayments.api_key is None:
-        problems.append(
-            "nowpayments.api_key: missing (set PAYBOT_NOWPAYMENTS__API_KEY in the environment or"
-            f" .env, or `nowpayments.api_key` in {config_file_path()})"
-        )
+    return problems
+
+
+def check_settings() -> Checked:
+    """The one validation `run` and `check-config` share: every invalid value and every missing
+    one, all at once, in a ConfigError; warnings (e.g. no provider login) otherwise."""
+    try:
+        settings = load_settings()
+        invalid: list[str] = []
+    except ConfigError as exc:
+        if exc.reason != "invalid":
+            raise
+        settings, invalid = _partial_settings()
+    skip = frozenset(line.split(":", 1)[0] for line in invalid)
+    problems = invalid + bot_problems(settings, skip)
     if problems:
-        raise ConfigError("incomplete", detail="\n".join(problems))
+        raise ConfigError("invalid", detail="\n".join(problems))
+    warning = login_warning(settings)
+    return Checked(settings, [warning] if warning else [])
+
+
+# --- raw sources: every problem at once, and where each value came from ----------------------
+
+
+def raw_sources() -> dict[str, dict[str, Any]]:
+    """The values each source sets, highest priority first (as Settings merges them)."""
+    yaml_file = config_file_path()
+    return {
+        "env": EnvSettingsSource(Settings)(),
+        ".env": DotEnvSettingsSource(Settings)(),
+        f"YAML file {yaml_file}": YamlConfigSettingsSource(Settings, yaml_file=yaml_file)(),
+    }
+
+
+def _merged(sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for values in reversed(list(sources.values())):
+        for key, value in values.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    return merged
+
+
+def _partial_settings() -> tuple[Settings, list[str]]:
+    """Validate section by section, dropping each bad key (its default stands in), so the
+    missing settings can be reported next to the invalid ones."""
+    raw = _merged(raw_sources())
+    problems = [
+        _describe({"loc": (name,), "msg": "is not a settings section"})
+        for name in raw
+        if name not in Settings.model_fields
+    ]
+    sections: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        data = raw.get(name, {})
+        if not isinstance(data, dict):
+            problems.append(_describe({"loc": (name,), "msg": "must be a mapping of keys"}))
+            data = {}
+        for _ in range(len(data) + 1):
+            try:
+                sections[name] = model.model_validate(data)
+                break
+            except ValidationError as exc:
+                errors = exc.errors(include_url=False, include_input=False)
+                problems += [_describe({**e, "loc": (name, *e["loc"])}) for e in errors]
+                bad = {e["loc"][0] for e in errors if e["loc"]} or (REMOVED_KEYS.keys() & data)
+                data = {k: v for k, v in data.items() if k not in bad} if bad else {}
+        else:
+            sections[name] = model()
+    return Settings.model_construct(**sections), problems
+
+
+SECRET_MASK = "********"
+
+
+def effective_values(settings: Settings) -> list[tuple[str, str, str]]:
+    """(key, shown value, origin) for every setting; secrets masked, the database URL without
+    its password. Origin: env, .env, the YAML file, or default."""
+    sources = raw_sources()
+    rows = []
+    for section_name in Settings.model_fields:
+        section = getattr(settings, section_name)
+        for name in type(section).model_fields:
+            value = getattr(section, name)
+            origin = next(
+                (
+                    where
+                    for where, values in sources.items()
+                    if isinstance(values.get(section_name), dict) and name in values[section_name]
+                ),
+                "default",
+            )
+            rows.append((f"{section_name}.{name}", _shown(section_name, name, value), origin))
+    return rows
+
+
+def _shown(section: str, name: str, value: Any) -> str:
+    if isinstance(value, SecretStr):
+        if section == "database" and name == "url":
+            try:
+                return make_url(value.get_secret_value()).render_as_string(hide_password=True)
+            except (ArgumentError, ValueError):
+                return SECRET_MASK
+        return SECRET_MASK
+    if value is None:
+        return "(not set)"
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str)
+    text = str(value)
+    password = _URL_PASSWORD.search(text)
+    if password:  # e.g. telegram.redis_url
+        text = text[: password.start(1)] + "***" + text[password.end(1) :]
+    return text

@@ -171,7 +171,12 @@ async def _create_failed(
 ) -> PaybotError:
     """Record a failed create; return the domain error to raise."""
     if exc.outcome_unknown:
-        log.warning("deposit %s: create outcome unknown: %r", internal_id, exc)
+        log.warning(
+            "deposit %s: create outcome unknown: %r",
+            internal_id,
+            exc,
+            extra={"payment_id": payment_id},
+        )
         await _reconcile_soon(sessions, payment_id, repr(exc))
         return ProviderUnavailable("outcome_unknown", payment=internal_id)
     error: PaybotError
@@ -187,7 +192,7 @@ async def _create_failed(
         error = ProviderUnavailable("not_authorized")
     else:
         error = ProviderUnavailable("unreachable")
-    log.info("deposit %s: create refused: %r", internal_id, exc)
+    log.info("deposit %s: create refused: %r", internal_id, exc, extra={"payment_id": payment_id})
     await mark_create_failed(sessions, payment_id, repr(exc), notify=False)
     return error
 
@@ -328,7 +333,12 @@ async def _refresh(
         reply = await client.get_payment(view.provider_payment_id)
         return (await settle(sessions, view.id, reply, policy, rates=provider_rates(client))).view
     except ProviderError as exc:
-        log.info("deposit %s: status check failed: %r", view.internal_id, exc)
+        log.info(
+            "deposit %s: status check failed: %r",
+            view.internal_id,
+            exc,
+            extra={"payment_id": view.id},
+        )
         raise _unavailable(exc) from None
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import BigInteger, DateTime, Text
 
+from core import metrics
 from core.config import Settings
 from core.db.models import PaymentStatus
 from core.deposits import reconcile_creating
@@ -210,6 +211,7 @@ class Poller:
         """Claim up to batch_size due payments and check each once."""
         return await self._batch(_BatchState())
 
+    @metrics.timed("poller_batch")
     async def _batch(self, state: _BatchState) -> PollCounts:
         counts = PollCounts()
         try:
@@ -317,9 +319,11 @@ class Poller:
     ) -> _Release:
         counts.errors += 1
         if isinstance(exc, ProviderError):
-            log.info("poller: payment %s: %r", claim.id, exc)
+            log.info("poller: payment %s: %r", claim.id, exc, extra={"payment_id": claim.id})
         else:
-            log.exception("poller: payment %s failed", claim.id, exc_info=exc)
+            log.exception(
+                "poller: payment %s failed", claim.id, exc_info=exc, extra={"payment_id": claim.id}
+            )
         due = self.schedule.after_error(now, claim.check_attempts + 1)
         return _Release(claim, due, "error", f"{type(exc).__name__}: {exc}"[:1000])
 
@@ -399,6 +403,7 @@ class Poller:
         pending: set[asyncio.Task[PollCounts]] = set()
         try:
             while stop is None or not stop.is_set():
+                metrics.beat("poller")
                 state = _BatchState()
                 pending.add(asyncio.create_task(self._batch(state)))
                 await state.started.wait()

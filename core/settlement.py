@@ -322,6 +322,7 @@ class _Run:
                 "deposit %s: reply of %s is older than one already applied; ignored",
                 self.p.internal_payment_id,
                 self.reply.updated_at,
+                extra={"payment_id": self.p.id},
             )
             return Outcome.UNCHANGED
         if self.p.provider_payment_id is None:
@@ -336,6 +337,7 @@ class _Run:
                 "deposit %s: unknown provider status %r (non-final)",
                 self.p.internal_payment_id,
                 self.status,
+                extra={"payment_id": self.p.id},
             )
             return await self._progress(self.p.status)
         if self.known in _NON_FINAL:
@@ -400,7 +402,11 @@ class _Run:
         if p.status == PaymentStatus.CREATE_FAILED:
             # We gave up looking, yet the provider has it: track it (its address was never
             # shown unless the create call returned it, so no money can be lost either way).
-            log.warning("deposit %s: provider payment found late", p.internal_payment_id)
+            log.warning(
+                "deposit %s: provider payment found late",
+                p.internal_payment_id,
+                extra={"payment_id": p.id},
+            )
             p.status = PaymentStatus.CREATING
             p.completed_at = None
         self.attached = True
@@ -520,7 +526,13 @@ class _Run:
         if await self._seen(reason):  # decided already, or still waiting: nothing new
             return Outcome.UNCHANGED
         self.p.needs_review = True  # something new: (re)open the review
-        log.warning("deposit %s: %s (%s)", self.p.internal_payment_id, reason, self.status)
+        log.warning(
+            "deposit %s: %s (%s)",
+            self.p.internal_payment_id,
+            reason,
+            self.status,
+            extra={"payment_id": self.p.id},
+        )
         self._event(reason)
         await self._admin(REVIEW_KIND if review else ALERT_KIND, reason)
         return Outcome.ALERTED

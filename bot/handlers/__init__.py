@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import balance, common, deposit, my_items, start, withdraw
+from bot.handlers import balance, common, deposit, ids, my_items, start, withdraw
 
 
 def get_routers(*features: Router) -> list[Router]:
     """Fresh routers (a Router can belong to one Dispatcher only, and tests build many).
 
-    /cancel comes first so that it beats any flow step that takes free text; ``features`` (the
+    /cancel comes first so that it beats any flow step that takes free text, then /id, which
+    answers in every chat (also in the middle of a flow); ``features`` (the
     deposit, withdrawal and admin routers) go before the fallbacks, which answer whatever nobody
     else took; the error router sees the errors of all of them.
     """
     return [
         common.create_cancel_router(),
+        ids.create_router(),
         start.create_router(),
         balance.create_router(),
         *features,

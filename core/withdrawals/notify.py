@@ -50,7 +50,11 @@ def dedup_key(view: WithdrawalView, audience: str) -> str:
 async def enqueue_card(session: AsyncSession, settings: Settings, view: WithdrawalView) -> None:
     chat_id = settings.telegram.admin_chat_id
     if chat_id is None:  # the bot refuses to start without it; other callers may run without
-        log.warning("admin_chat_id not set: no card for withdrawal %s", view.internal_id)
+        log.warning(
+            "admin_chat_id not set: no card for withdrawal %s",
+            view.internal_id,
+            extra={"withdrawal_id": view.id},
+        )
         return
     payload = {
         **_facts(view),

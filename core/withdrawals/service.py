@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -24,6 +25,13 @@ from core.withdrawals.states import (
     Move,
 )
 from core.withdrawals.views import WithdrawalCard, WithdrawalView
+
+log = logging.getLogger(__name__)
+
+
+def _ids(view: WithdrawalView) -> dict[str, int]:
+    """The log fields of a withdrawal line (see core/logging.py)."""
+    return {"withdrawal_id": view.id, "user_id": view.user.id}
 
 
 class WithdrawalService:
@@ -60,7 +68,7 @@ class WithdrawalService:
         InsufficientFunds.
         """
         async with self._sessions.begin() as session:
-            return await request.create(
+            view = await request.create(
                 session,
                 self._settings,
                 user_id=user_id,
@@ -70,6 +78,8 @@ class WithdrawalService:
                 memo=memo,
                 request_key=request_key,
             )
+        log.info("withdrawal %s: %s", view.internal_id, view.status.value, extra=_ids(view))
+        return view
 
     async def cancel(self, withdrawal_id: int, *, user_id: int) -> WithdrawalView:
         """The owner withdraws a still-pending request; the hold is refunded.
@@ -163,6 +173,9 @@ class WithdrawalService:
                 not_owner=admin if transitions.owner_excluded(self._settings, move) else None,
             )
             await self._finish(session, view, actor="admin")
+        log.info(
+            "withdrawal %s: %s by an admin", view.internal_id, view.status.value, extra=_ids(view)
+        )
         return view
 
     async def _finish(self, session: AsyncSession, view: WithdrawalView, *, actor: str) -> None:

@@ -876,7 +876,6 @@ def test_base_url_for():
 @dataclass
 class _Section:
     api_key: SecretStr | None
-    ipn_secret: SecretStr | None = None
     sandbox: bool = True
     base_url: str | None = None
     email: str | None = None
