@@ -130,6 +130,7 @@ class Tally:
             self.settled
             and not self.violations
             and not self.problems
+            and self.exit_code == 0
             and self.lost == self.unexplained == self.cards_lost == 0
         )
 
@@ -667,6 +668,7 @@ async def run_crash(db_url: str, options: CrashOptions) -> Tally:
             env = bot_env(tg, np, db_url)
             work = asyncio.create_task(driver.run())
             zygote = await Zygote.start(env, log, exits)
+            bot: Bot | None = None
             try:
                 for _ in range(options.kills):
                     bot = await _go(zygote, tg, tally)
@@ -693,6 +695,8 @@ async def run_crash(db_url: str, options: CrashOptions) -> Tally:
                 )
                 tally.exit_code = await bot.stop(timeout=20)
             finally:
+                if bot is not None:  # an error above: no process may outlive the run
+                    await bot.kill()
                 await zygote.close()
                 driver.stop.set()
                 if not work.done():
