@@ -174,7 +174,6 @@ def bot_env(tg: FakeTelegram, np: FakeNowPayments, db_url: str) -> dict[str, str
             "PAYBOT_NOWPAYMENTS__BASE_URL": np.base_url,
             "PAYBOT_NOWPAYMENTS__MAX_REQUESTS_PER_SECOND": "1000",
             "PAYBOT_DATABASE__URL": db_url,
-            "PAYBOT_DATABASE__POOL_SIZE": "5",
             "PAYBOT_PAYMENTS__POLL_INTERVAL_SECONDS": str(POLL_SECONDS),
             "PAYBOT_PAYMENTS__POLL_LEASE_SECONDS": str(POLL_LEASE_SECONDS),
             "PAYBOT_NOTIFIER__GLOBAL_PER_SECOND": "500",
