@@ -53,8 +53,15 @@ async def test_retry_then_fail_and_skip_chat(fresh_db: Db) -> None:
         async with fresh_db.sessions.begin() as s:
             (msg,) = [m for m in await outbox.claim_due(s) if m.chat_id == 5]
             assert msg.attempts == attempt
+            # The second failure happens a day after the row was queued (an injected clock).
             again = await outbox.retry_later(
-                s, msg.id, delay=timedelta(0), error="boom", max_attempts=2
+                s,
+                msg.id,
+                delay=timedelta(0),
+                error="boom",
+                give_up_after=timedelta(hours=24),
+                alerts=outbox.AlertRoute(None),
+                now=None if attempt == 1 else msg.created_at + timedelta(hours=24),
             )
         assert again is (attempt == 1)
     async with fresh_db.sessions.begin() as s:
