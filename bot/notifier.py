@@ -175,6 +175,11 @@ class Notifier:
 
     # --- public -------------------------------------------------------------------------------
 
+    @property
+    def backlog_episode(self) -> bool:
+        """A backlog alert was raised and the backlog has not cleared since."""
+        return self._backlog_episode
+
     def wake(self) -> None:
         """Look for due rows now (e.g. after a handler's service committed some)."""
         self._wake.set()
