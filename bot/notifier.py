@@ -236,7 +236,9 @@ class Notifier:
         to_park: list[tuple[OutboxMessage, float]] = []
         now = time.monotonic()
         for row in rows:
-            if row.id in self._held:  # our lease ran out while it waited here: still ours
+            # Our lease ran out while it waited here or its send is still in flight (bounded by
+            # send_timeout_seconds): the claim just renewed the lease; it stays where it is.
+            if row.id in self._held:
                 continue
             chat = self._chat(row.chat_id)
             self._forget_stale_parked(chat, now)
@@ -552,11 +554,12 @@ class Notifier:
                 return False
             if self._backlog_episode:
                 return False
-            self._backlog_episode = True
             log.error("notifier: backlog: %s rows queued, the oldest for %s", found.depth, age)
-            return await outbox.raise_backlog_alert(
+            queued = await outbox.raise_backlog_alert(
                 session, self._alerts, found, threshold=threshold
             )
+        self._backlog_episode = True  # only once the alert is committed
+        return queued
 
     # --- shutdown -----------------------------------------------------------------------------
 

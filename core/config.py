@@ -163,7 +163,7 @@ class NotifierSettings(Section):
     retry_max_seconds: float = Field(default=600.0, gt=0)
     # A claimed row comes back after this if the process dies without settling it (at once
     # when the next process starts: it releases every claim). Must outlast a send.
-    lease_seconds: float = Field(default=30.0, gt=0)
+    lease_seconds: float = Field(default=40.0, gt=0)
     # A send that Telegram has not answered by then is a network error (retried).
     send_timeout_seconds: float = Field(default=20.0, gt=0)
     # Alert the admin chat (once per episode) when the oldest queued row is this old.
