@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -181,3 +182,30 @@ async def test_a_backlog_alerts_once_per_episode_and_shows_in_stats(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_flood_control_on_a_day_old_row_ends_it_with_an_alert(
+    make_app: MakeApp, tg: FakeTelegram, fresh_db: Db
+) -> None:
+    tg.add_chat(ADMIN_CHAT, title="Admins")
+    user = next_telegram_id()
+    tg.add_chat(user)
+    tg.fail_next("sendMessage", code=429, retry_after=1, chat_id=user, times=-1)
+    async with fresh_db.sessions.begin() as session:
+        for key, age in (("stale", timedelta(hours=25)), ("fresh", timedelta(minutes=1))):
+            await session.execute(
+                text(
+                    "INSERT INTO notifications (chat_id, kind, payload, dedup_key, created_at)"
+                    " VALUES (:c, 'deposit_status', '{}', :k, now() - make_interval(secs => :age))"
+                ),
+                {"c": user, "k": key, "age": age.total_seconds()},
+            )
+    await make_app(fresh_db, notifier=FAST_CHATS)
+    alert = await tg.wait_for_message(ADMIN_CHAT, contains="could not be delivered")
+    states = {r.dedup_key: r.state for r in await outbox_rows(fresh_db)}
+    # 429 is transient: the young row waits for its turn, the day-old one ends now.
+    assert (states["fresh"], states["stale"]) == ("pending", "failed")
+    assert "TelegramRetryAfter" in alert["text"]
+    tg.clear_faults()
+    await until(lambda: settled(fresh_db))
+    assert {r.dedup_key: r.state for r in await outbox_rows(fresh_db)}["fresh"] == "sent"
