@@ -1,6 +1,7 @@
 """Crash recovery with real processes: `python -m bot run` is SIGKILLed while it holds an outbox
 row (its send hangs in the fake Telegram) and a payment lease (its status request hangs in the
-fake NOWPayments); the next process takes both over at once, not after the leases."""
+fake NOWPayments); the next process takes both over at once (within 10 s of its start), not
+after the leases (300 s here; 60 s by default on main, where this test fails)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ async def test_a_killed_process_claims_are_taken_over_by_the_next_one(
     np.inject("get_payment", Fault.HANG)
     first = await BotProcess.start(env)
     try:
-        await tg.wait_for(lambda c: c.method == "setMyCommands", timeout=60)
+        await tg.wait_for(lambda c: c.method == "setMyCommands", timeout=120)
         async with fresh_db.sessions.begin() as session:
             await outbox.enqueue(
                 session,
@@ -92,14 +93,16 @@ async def test_a_killed_process_claims_are_taken_over_by_the_next_one(
     started = time.monotonic()
     second = await BotProcess.start(env)
     try:
+        # "Started" is when the process holds the lock and asks Telegram who it is: before
+        # that the interpreter is importing (aiogram's models alone take seconds on a loaded
+        # 2-core machine), which no take-over logic can shorten.
+        up_call = await tg.wait_for(lambda c: c.method == "getMe" and c.seq > mark, timeout=120)
+        up = up_call.at
         pushed = await within(
-            15,
+            10,
             lambda: any("D-KILL" in m["text"] for m in tg.sent_messages(user.telegram_id)),
-            since=started,
+            since=up,
         )
-        # The process is up once it has the lock and asked Telegram who it is (on a loaded
-        # machine the interpreter alone may take seconds to get there).
-        [up] = [c.at for c in tg.calls("getMe") if c.seq > mark][:1]
         checked = await within(10, lambda: np.requests["get_payment"] >= 2, since=up)
         second.proc.send_signal(signal.SIGTERM)
         code, stderr = await second.finish()
@@ -108,8 +111,8 @@ async def test_a_killed_process_claims_are_taken_over_by_the_next_one(
             second.proc.kill()
     assert code == 0, stderr
     print(
-        f"takeover: up {up - started:.2f} s after the start; push {pushed:.2f} s after the start,"
-        f" payment checked {checked:.2f} s after up"
+        f"takeover: up {up - started:.2f} s after the spawn; then the push in {pushed:.2f} s,"
+        f" the payment checked in {checked:.2f} s"
     )
     assert "took over from a stopped process: 1 outbox rows and 1 payments released" in stderr
     assert [m["text"].count("D-KILL") for m in tg.sent_messages(user.telegram_id)] == [1]
