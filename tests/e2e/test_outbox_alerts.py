@@ -209,3 +209,44 @@ async def test_flood_control_on_a_day_old_row_ends_it_with_an_alert(
     tg.clear_faults()
     await until(lambda: settled(fresh_db))
     assert {r.dedup_key: r.state for r in await outbox_rows(fresh_db)}["fresh"] == "sent"
+
+
+async def test_a_hung_send_is_cut_off_by_the_send_timeout_and_sent_once_later(
+    make_app: MakeApp, tg: FakeTelegram, fresh_db: Db
+) -> None:
+    """A live process whose send hangs gives the row up to a retry after send_timeout_seconds,
+    well within its lease: a hung connection never holds a push for long."""
+    user = next_telegram_id()
+    tg.add_chat(user)
+    tg.hang_chat(user)
+    async with fresh_db.sessions.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO notifications (chat_id, kind, payload, dedup_key)"
+                " VALUES (:c, 'deposit_status', '{\"internal_id\": \"D-HUNG\"}', 'hung')"
+            ),
+            {"c": user},
+        )
+    settings = NotifierSettings(per_chat_per_second=20.0, send_timeout_seconds=1.0)
+    await make_app(fresh_db, notifier=settings, tuning=QUICK)
+
+    async def retried() -> bool:
+        [row] = await outbox_rows(fresh_db)
+        return "timeout" in str(await _last_error(fresh_db)) and row.state == "pending"
+
+    await until(retried)
+    tg.unhang_chat(user)  # the attempt in flight now goes through; the cut-off ones do not
+    await until(lambda: settled(fresh_db))
+    assert [m["text"].count("D-HUNG") for m in tg.sent_messages(user)] == [1]
+    [row] = await outbox_rows(fresh_db)
+    assert row.state == "sent"
+
+
+async def _last_error(db: Db) -> str | None:
+    async with db.sessions() as session:
+        value = (
+            await session.execute(
+                text("SELECT last_error FROM notifications WHERE dedup_key='hung'")
+            )
+        ).scalar_one()
+    return None if value is None else str(value)
