@@ -28,7 +28,7 @@ from bot.handlers import admin, get_routers, user_flows
 from bot.notifier import RENDERERS, Notifier, NotifierTuning, Renderer
 from bot.runtime import AlreadyRunning, PollingLock, UpdatePolling, tune_gc, wait_bounded
 from bot.telemetry import CountRequests
-from core import currencies, metrics
+from core import currencies, metrics, outbox
 from core.admin import reconcile_and_alert
 from core.config import Settings, login_warning
 from core.currencies import CurrencyCatalog
@@ -40,7 +40,7 @@ from core.logging import redact
 from core.metrics import CountingTransport, Metrics
 from core.nowpayments import NowPaymentsClient
 from core.nowpayments.budget import Lane, run_in_lane
-from core.poller import Poller
+from core.poller import Poller, release_leases
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,7 @@ class App:
         try:
             if self.lock is not None:
                 await self.lock.acquire()
+                await self._release_dead_claims()
             await roles.warn_if_privileged(self.engine)
             try:
                 me = await self.bot.me()
@@ -236,6 +237,19 @@ class App:
 
     def _event_data(self) -> dict[str, Any]:
         return {**self.dispatcher.workflow_data, "dispatcher": self.dispatcher, "bot": self.bot}
+
+    async def _release_dead_claims(self) -> None:
+        """We hold the polling lock, so whoever claimed outbox rows or leased payments before us
+        is dead: hand all of it back now instead of waiting out the leases."""
+        async with self.sessions.begin() as session:
+            rows = await outbox.release_claims(session)
+            payments = await release_leases(session)
+        if rows or payments:
+            log.warning(
+                "took over from a stopped process: %s outbox rows and %s payments released",
+                rows,
+                payments,
+            )
 
     def _spawn(self, name: str, work: Awaitable[None]) -> None:
         async def guarded() -> None:
@@ -336,7 +350,12 @@ def build_app(
     if renderers is None:  # the admin chat's cards and alerts over the plain defaults
         renderers = {**RENDERERS, **admin.create_renderers(sessions, settings)}
     notifier = Notifier(
-        notifier_bot, sessions, settings.notifier, renderers=renderers, tuning=notifier_tuning
+        notifier_bot,
+        sessions,
+        settings.notifier,
+        renderers=renderers,
+        tuning=notifier_tuning,
+        alerts=outbox.AlertRoute(settings.telegram.admin_chat_id, settings.telegram.admin_ids),
     )
     dispatcher = create_dispatcher(
         settings.telegram,

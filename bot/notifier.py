@@ -4,9 +4,12 @@ Rows are claimed in batches (``core.outbox.claim_due``: a lease, so a crashed pr
 back) and queued per chat; one worker per chat sends its rows in order, paced by aiolimiter
 buckets (per chat, LRU-bounded, and one global). Each outcome is written right after Telegram
 answered: sent (only once Telegram accepted it), deferred without counting an attempt (429, our
-own pacing), retried with exponential backoff (5xx, network), failed (permanent errors, attempts
-used up, unknown kinds) or, on 403 from a user, the user is marked as having blocked the bot and
-their pending rows are skipped.
+own pacing), retried with capped exponential backoff (5xx, network, a send that timed out),
+failed (permanent refusals: 400 such as "chat not found", 403 in a group (kicked), unknown kinds;
+or a transient failure of a row older than ``give_up_after_seconds``; core.outbox then alerts
+the admins) or, on 403 from a user, the user is marked as having blocked the bot and their
+pending rows are skipped. Every ``backlog_check_seconds`` the queue is measured: when its oldest
+row is older than ``backlog_alert_seconds`` the admin chat is alerted once for the episode.
 
 Rendering is pluggable: ``RENDERERS`` maps an outbox kind to an async renderer (see ``Rendered``).
 """
@@ -20,7 +23,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from aiogram import Bot
@@ -40,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from core import metrics, outbox, users
 from core.config import NotifierSettings
-from core.outbox import OutboxMessage
+from core.outbox import AlertRoute, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +91,17 @@ RENDERERS: dict[str, Renderer] = {
     "withdrawal_status": _plain(texts.withdrawal_status),
     "withdrawal_card": _plain(texts.withdrawal_card),
     "reconcile_alert": _plain(texts.reconcile_alert),
+    outbox.UNDELIVERED_KIND: _plain(texts.outbox_undelivered),
+    outbox.BACKLOG_KIND: _plain(texts.outbox_backlog),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class NotifierTuning:
     idle_seconds: float = 1.0  # how often to look for due rows when nothing woke us
-    lease_seconds: float = 60.0  # a claimed row comes back after this if we die
+    lease_seconds: float | None = None  # overrides NotifierSettings.lease_seconds (tests)
     retry_base_seconds: float = 5.0  # first backoff after a transient failure, doubled each time
-    retry_max_seconds: float = 600.0
+    backlog_check_seconds: float = 30.0  # how often the queue's age is measured
     # A chat's local queue holds at most this much paced work; further rows are deferred in
     # order, so a slow chat (the admin group at 20/min) never holds everyone else's messages.
     queue_seconds: float = 10.0
@@ -109,6 +114,12 @@ class NotifierTuning:
 _EDIT_GONE = ("message to edit not found", "message can't be edited", "MESSAGE_ID_INVALID")
 _NOT_MODIFIED = "message is not modified"
 _PERMANENT = (TelegramBadRequest, TelegramNotFound, TelegramEntityTooLarge)
+
+
+def retry_delay(attempts: int, *, base: float, cap: float) -> float:
+    """The backoff before the next attempt of a row tried ``attempts`` times (no jitter):
+    base, 2·base, 4·base ... capped."""
+    return min(base * 2.0 ** min(max(attempts - 1, 0), 40), cap)
 
 
 @dataclass(slots=True)
@@ -135,12 +146,24 @@ class Notifier:
         *,
         renderers: Mapping[str, Renderer] | None = None,
         tuning: NotifierTuning | None = None,
+        alerts: AlertRoute | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``alerts``: where undelivered rows and a backlog are reported (nowhere: only logged).
+        ``clock`` replaces the database's and the system's clock for give-up and backlog
+        decisions (tests)."""
         self._bot = bot
         self._sessions = sessions
         self._settings = settings
         self._renderers = dict(RENDERERS if renderers is None else renderers)
         self._tuning = tuning or NotifierTuning()
+        self._alerts = alerts or AlertRoute(None)
+        self._clock = clock
+        self._lease = self._tuning.lease_seconds or settings.lease_seconds
+        self._give_up_after = timedelta(seconds=settings.give_up_after_seconds)
+        self._backlog_threshold = timedelta(seconds=settings.backlog_alert_seconds)
+        self._backlog_episode = False  # the backlog alert was raised and has not cleared yet
+        self._backlog_checked = float("-inf")  # monotonic
         slack = self._tuning.slack
         self._global = AsyncLimiter(1, slack / settings.global_per_second)
         self._private_spacing = slack / settings.per_chat_per_second
@@ -151,6 +174,11 @@ class Notifier:
         self._stop = asyncio.Event()
 
     # --- public -------------------------------------------------------------------------------
+
+    @property
+    def backlog_episode(self) -> bool:
+        """A backlog alert was raised and the backlog has not cleared since."""
+        return self._backlog_episode
 
     def wake(self) -> None:
         """Look for due rows now (e.g. after a handler's service committed some)."""
@@ -168,6 +196,7 @@ class Notifier:
                 except Exception:
                     log.exception("notifier: claiming due rows failed")
                     claimed = 0
+                await self._check_backlog_if_due()
                 if claimed == 0 or self._local_count() >= self._settings.batch_size:
                     await self._idle()
         except asyncio.CancelledError:
@@ -204,13 +233,13 @@ class Notifier:
         if room <= 0:
             return 0
         async with self._sessions.begin() as session:
-            rows = await outbox.claim_due(
-                session, limit=room, lease_seconds=self._tuning.lease_seconds
-            )
+            rows = await outbox.claim_due(session, limit=room, lease_seconds=self._lease)
         to_park: list[tuple[OutboxMessage, float]] = []
         now = time.monotonic()
         for row in rows:
-            if row.id in self._held:  # our lease ran out while it waited here: still ours
+            # Our lease ran out while it waited here or its send is still in flight (bounded by
+            # send_timeout_seconds): the claim just renewed the lease; it stays where it is.
+            if row.id in self._held:
                 continue
             chat = self._chat(row.chat_id)
             self._forget_stale_parked(chat, now)
@@ -326,6 +355,8 @@ class Notifier:
             return await renderer(row, session)
 
     async def _send(self, row: OutboxMessage, rendered: Rendered) -> int:
+        # Bounded, so a hung connection cannot hold a claimed row past its lease.
+        timeout = int(self._settings.send_timeout_seconds) or 1
         if rendered.edit_message_id is not None:
             try:
                 await self._bot.edit_message_text(
@@ -333,6 +364,7 @@ class Notifier:
                     chat_id=row.chat_id,
                     message_id=rendered.edit_message_id,
                     reply_markup=rendered.reply_markup,
+                    request_timeout=timeout,
                 )
                 return rendered.edit_message_id
             except TelegramBadRequest as exc:
@@ -346,7 +378,7 @@ class Notifier:
                     extra={"notification_id": row.id, "chat_id": row.chat_id},
                 )
         sent = await self._bot.send_message(
-            row.chat_id, rendered.text, reply_markup=rendered.reply_markup
+            row.chat_id, rendered.text, reply_markup=rendered.reply_markup, request_timeout=timeout
         )
         return sent.message_id
 
@@ -417,20 +449,27 @@ class Notifier:
         await self._write(write)
 
     async def _fail(self, row: OutboxMessage, error: str) -> None:
+        """Ends the row now; core.outbox queues the admins' alert in the same transaction."""
+
         async def write(session: AsyncSession) -> None:
-            # max_attempts=0: the row is failed now, whatever its attempt count.
-            await outbox.retry_later(
-                session, row.id, delay=timedelta(0), error=error, max_attempts=0
-            )
+            await outbox.give_up(session, row.id, error=error, alerts=self._alerts)
 
         await self._write(write)
 
+    def _now(self) -> datetime | None:
+        return None if self._clock is None else self._clock()
+
+    def _too_old(self, row: OutboxMessage) -> bool:
+        now = self._clock() if self._clock is not None else datetime.now(row.created_at.tzinfo)
+        return now - row.created_at >= self._give_up_after
+
     async def _retry(self, row: OutboxMessage, chat: _Chat, error: str) -> None:
-        tuning = self._tuning
-        delay = min(
-            tuning.retry_base_seconds * 2 ** max(row.attempts - 1, 0), tuning.retry_max_seconds
+        delay = retry_delay(
+            row.attempts,
+            base=self._tuning.retry_base_seconds,
+            cap=self._settings.retry_max_seconds,
         )
-        delay *= random.uniform(0.8, 1.2)  # jitter: many rows failing together spread out
+        delay *= random.uniform(0.8, 1.0)  # jitter: many rows failing together spread out
         retried = False
 
         async def write(session: AsyncSession) -> None:
@@ -440,7 +479,9 @@ class Notifier:
                 row.id,
                 delay=timedelta(seconds=delay),
                 error=error,
-                max_attempts=self._settings.max_attempts,
+                give_up_after=self._give_up_after,
+                alerts=self._alerts,
+                now=self._now(),
             )
 
         await self._write(write)
@@ -459,7 +500,7 @@ class Notifier:
             await self._park_queue(chat)
         else:
             log.error(
-                "notifier: row %s failed after %s attempts: %s",
+                "notifier: row %s gave up after %s attempts: %s",
                 row.id,
                 row.attempts,
                 error,
@@ -477,6 +518,10 @@ class Notifier:
             extra={"notification_id": row.id, "chat_id": row.chat_id},
         )
         chat.resume_at = max(chat.resume_at, now + retry_after)
+        if self._too_old(row):  # a chat held by flood control for a whole day
+            await self._fail(row, f"TelegramRetryAfter: retry after {retry_after:.0f} s")
+            await self._park_queue(chat)
+            return
         # First in line when the wait is over; rows parked earlier come back before that and
         # are parked again behind it.
         slot = chat.resume_at
@@ -507,14 +552,14 @@ class Notifier:
     async def _forbidden(
         self, row: OutboxMessage, chat: _Chat, exc: TelegramForbiddenError
     ) -> None:
-        if row.chat_id < 0:  # kicked from a group: operators must act; keep the row retrying
+        if row.chat_id < 0:  # kicked from a group: permanent; the admins get an alert
             log.error(
                 "notifier: the bot cannot post in chat %s: %s",
                 row.chat_id,
                 exc.message,
                 extra={"notification_id": row.id, "chat_id": row.chat_id},
             )
-            await self._retry(row, chat, f"Forbidden: {exc.message}")
+            await self._fail(row, f"Forbidden: {exc.message}")
             return
 
         async def write(session: AsyncSession) -> None:
@@ -532,6 +577,40 @@ class Notifier:
         self._held.difference_update(queued.id for queued in chat.queue)
         chat.queue.clear()
         chat.parked.clear()
+
+    # --- backlog --------------------------------------------------------------------------------
+
+    async def _check_backlog_if_due(self) -> None:
+        now = time.monotonic()
+        if now - self._backlog_checked < self._tuning.backlog_check_seconds:
+            return
+        self._backlog_checked = now
+        try:
+            await self.check_backlog()
+        except Exception:  # measuring must never stop sending
+            log.exception("notifier: measuring the backlog failed")
+
+    async def check_backlog(self) -> bool:
+        """Raise the backlog alert if the oldest queued row (alerts left out) is older than
+        ``backlog_alert_seconds`` and no alert was raised in this episode; the episode ends when
+        the oldest row is younger than half that. True if an alert was queued."""
+        threshold = self._backlog_threshold
+        async with self._sessions.begin() as session:
+            found = await outbox.backlog(session, include_alerts=False, now=self._now())
+            age = found.oldest_age or timedelta(0)
+            if age < threshold:
+                if self._backlog_episode and age < threshold / 2:
+                    log.info("notifier: the backlog has cleared (%s rows queued)", found.depth)
+                    self._backlog_episode = False
+                return False
+            if self._backlog_episode:
+                return False
+            log.error("notifier: backlog: %s rows queued, the oldest for %s", found.depth, age)
+            queued = await outbox.raise_backlog_alert(
+                session, self._alerts, found, threshold=threshold
+            )
+        self._backlog_episode = True  # only once the alert is committed
+        return queued
 
     # --- shutdown -----------------------------------------------------------------------------
 

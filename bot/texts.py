@@ -425,6 +425,87 @@ def reconcile_alert(payload: Mapping[str, Any]) -> str:
     return _facts("🚨 Ledger reconciliation found mismatches", payload)
 
 
+# --- the outbox's own alerts (core.outbox) ----------------------------------------------------
+
+_UNDELIVERED_WHAT: Mapping[str, str] = {
+    "withdrawal_card": "a withdrawal card",
+    "withdrawal_status": "a withdrawal status message to the user",
+    "deposit_status": "a deposit status message to the user",
+    "deposit_review": "a deposit review",
+    "deposit_alert": "a deposit alert",
+    "reconcile_alert": "a ledger reconciliation alert",
+}
+
+
+def _moment(raw: object) -> str | None:
+    try:
+        return when(datetime.fromisoformat(str(raw)))
+    except ValueError:
+        return None
+
+
+def _via_private(payload: Mapping[str, Any]) -> list[str]:
+    """The note on an alert re-sent privately because the admin chat refused it."""
+    if not payload.get("fallback"):
+        return []
+    error = _clip(str(payload.get("admin_chat_error") or "unknown"), 300)
+    return ["", f"Sent to you privately: the admin chat refused it ({esc(error)})."]
+
+
+def outbox_undelivered(payload: Mapping[str, Any]) -> str:
+    kind = str(payload.get("kind") or "")
+    what = _UNDELIVERED_WHAT.get(kind, f"a message ({esc(kind or 'unknown')})")
+    chat = payload.get("chat_id")
+    to = "the admin chat" if payload.get("to_admin_chat") else f"chat {esc(chat)}"
+    reference = _text(payload, "internal_id")
+    withdrawal = reference if kind.startswith("withdrawal") else None
+    deposit = reference if kind.startswith("deposit") else None
+    body = _lines(
+        ("What", what),
+        ("To", to),
+        ("Withdrawal", f"<code>{withdrawal}</code>" if withdrawal else None),
+        ("Deposit", f"<code>{deposit}</code>" if deposit else None),
+        ("Status then", _text(payload, "status")),
+        ("Amount", _usd(payload, "amount_usd")),
+        ("Queued", _moment(payload.get("created_at"))),
+        ("Why", esc(_clip(str(payload.get("error") or "unknown"), 300))),
+    )
+    if withdrawal and kind == "withdrawal_card":
+        action = (
+            "Decide it with /pending in the admin chat once the bot can post there again."
+            if payload.get("fallback")
+            else "Decide it with the buttons below, or find it with /pending."
+        )
+    elif withdrawal or deposit:
+        action = "The user was not told: reach them another way if it matters."
+    else:
+        action = "Nothing was sent; the row stays in the outbox as failed."
+    return "\n".join(
+        [
+            "🚨 <b>A message could not be delivered</b>",
+            "",
+            *body,
+            "",
+            action,
+            *_via_private(payload),
+        ]
+    )
+
+
+def outbox_backlog(payload: Mapping[str, Any]) -> str:
+    depth, oldest = payload.get("depth"), payload.get("oldest_minutes")
+    threshold = payload.get("threshold_minutes")
+    lines = [
+        "⚠️ <b>Messages are piling up</b>",
+        "",
+        f"Queued: {esc(depth)}, the oldest for {esc(oldest)} min (alert above {esc(threshold)}"
+        " min).",
+        "Telegram may be unreachable or refusing the bot; /stats shows the queue.",
+        "This alert is sent once until the queue has cleared.",
+    ]
+    return "\n".join([*lines, *_via_private(payload)])
+
+
 # --- deposit & withdraw flows (bot/handlers/deposit.py, withdraw.py, my_items.py) -------------
 
 BTN_CHECK_STATUS = "🔄 Check status"
@@ -1104,6 +1185,7 @@ def admin_stats(stats: Stats) -> str:
         *(["none"] if not stats.withdrawals else []),
         "",
     ]
+    lines += [admin_stats_outbox(stats), ""]
     if stats.mismatches:
         lines.append(f"🚨 <b>Ledger check: {len(stats.mismatches)} mismatches</b>")
         lines += [
@@ -1113,6 +1195,24 @@ def admin_stats(stats: Stats) -> str:
     else:
         lines.append("✅ Ledger check: every balance matches the ledger.")
     return _bounded(lines)
+
+
+def admin_stats_outbox(stats: Stats) -> str:
+    queue = stats.outbox
+    line = f"<b>Outbox</b>: {queue.depth} queued"
+    if queue.oldest_age is not None:
+        line += f", the oldest for {_duration(queue.oldest_age.total_seconds())}"
+    line += f" · {queue.failed_recently} undelivered in the last day"
+    return ("⚠️ " if queue.failed_recently else "") + line
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def admin_currencies(coins: Sequence[Currency], page: int, per_page: int) -> str:

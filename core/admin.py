@@ -119,6 +119,7 @@ class Stats:
     withdrawals: dict[str, StatusTotal]
     mismatches: list[Mismatch]
     at: datetime
+    outbox: outbox.Backlog  # queued messages (depth, oldest age) and recent undelivered ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +371,7 @@ class AdminService:
             payment_rows = (await session.execute(_PAYMENT_TOTALS_ALL)).all()
             withdrawals = _totals((await session.execute(_WITHDRAWAL_TOTALS_ALL)).all())
             mismatches = await ledger.reconcile(session)
+            queue = await outbox.backlog(session)
         held = sum(
             (withdrawals[s.value].amount for s in OPEN_FOR_ADMIN if s.value in withdrawals),
             Decimal("0.00"),
@@ -385,6 +387,7 @@ class AdminService:
             withdrawals=withdrawals,
             mismatches=mismatches,
             at=at,
+            outbox=queue,
         )
 
     async def user_summary(

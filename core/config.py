@@ -322,11 +322,29 @@ class PaymentsSettings(Section):
 
 
 class NotifierSettings(Section):
+    """The outbox sender (bot/notifier.py)."""
+
     global_per_second: float = Field(default=25.0, gt=0)
     per_chat_per_second: float = Field(default=1.0, gt=0)
     group_per_minute: float = Field(default=20.0, gt=0)
-    max_attempts: int = Field(default=8, ge=1)
     batch_size: int = Field(default=50, ge=1)
+    # Transient failures (network, 5xx, 429) are retried, backing off up to retry_max_seconds,
+    # until the row is this old; then it ends failed and the admin chat is alerted.
+    give_up_after_seconds: float = Field(default=86_400.0, gt=0)
+    retry_max_seconds: float = Field(default=600.0, gt=0)
+    # A claimed row comes back after this if the process dies without settling it (at once
+    # when the next process starts: it releases every claim). Must outlast a send.
+    lease_seconds: float = Field(default=40.0, gt=0)
+    # A send that Telegram has not answered by then is a network error (retried).
+    send_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Alert the admin chat (once per episode) when the oldest queued row is this old.
+    backlog_alert_seconds: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> NotifierSettings:
+        if self.lease_seconds <= self.send_timeout_seconds:
+            raise ValueError("lease_seconds must be longer than send_timeout_seconds")
+        return self
 
 
 class LoggingSettings(Section):

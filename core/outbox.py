@@ -2,19 +2,44 @@
 the notifier (bot/notifier.py) claims due rows after commit and reports what happened.
 
 Rows carry a `kind` and a JSON payload of facts, not rendered text: the bot owns wording.
+
+A claim sets ``lease_until`` (and pushes ``next_attempt_at`` to it), so a crashed notifier's rows
+come back when the lease ends; the process that takes the polling lock knows the previous one is
+dead and calls ``release_claims`` at start, so they come back at once. Every outcome clears it.
+
+Transient failures are retried until the row is older than the give-up age; a row that ends
+``failed`` (a permanent refusal, or too old) raises an ``outbox_undelivered`` alert to the admin
+chat in the same transaction. An alert that itself fails in the admin chat (the admin chat is the
+failing target) is re-sent to each admin privately; a private alert that fails only logs, so
+alerts never loop. ``backlog`` measures the queue for the notifier's backlog alert and /stats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Boolean, DateTime, Interval, String
+
+log = logging.getLogger(__name__)
+
+_TIMESTAMPTZ = DateTime(timezone=True)
+
+UNDELIVERED_KIND = "outbox_undelivered"
+BACKLOG_KIND = "outbox_backlog"
+# Alerts about the outbox itself: never alerted about again (see _alert_undelivered), and left
+# out of the backlog that raises a backlog alert (an alert stuck in a dead admin chat must not
+# start a new episode).
+ALERT_KINDS = frozenset({UNDELIVERED_KIND, BACKLOG_KIND})
+# Facts of the failed row copied into its alert, so admins can still act (withdrawal cards).
+_ALERT_FACTS = ("withdrawal_id", "internal_id", "status", "payment_id", "amount_usd")
 
 _ENQUEUE = text(
     """
@@ -25,7 +50,8 @@ _ENQUEUE = text(
     """
 ).bindparams(bindparam("payload", type_=JSONB))
 
-# A claimed row is pushed into the future by the lease, so a crashed notifier's rows come back.
+# A claimed row is pushed into the future by the lease (lease_until), so a crashed notifier's
+# rows come back (at once, through release_claims, when the next process takes the lock).
 # A row for a user who has blocked the bot is not claimed but skipped (a send would only earn
 # another 403); writing to the bot again clears the flag, and later rows go out as usual.
 _CLAIM = text(
@@ -42,6 +68,8 @@ _CLAIM = text(
     UPDATE notifications n
        SET next_attempt_at = CASE WHEN due.blocked THEN n.next_attempt_at
                                   ELSE now() + make_interval(secs => :lease) END,
+           lease_until = CASE WHEN due.blocked THEN NULL
+                              ELSE now() + make_interval(secs => :lease) END,
            attempts = CASE WHEN due.blocked THEN n.attempts ELSE n.attempts + 1 END,
            state = CASE WHEN due.blocked THEN 'skipped' ELSE n.state END,
            last_error = CASE WHEN due.blocked THEN 'the user has blocked the bot'
@@ -118,11 +146,20 @@ async def claim_due(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class AlertRoute:
+    """Where alerts about undelivered rows go: the admin chat, and the admins' private chats
+    when the admin chat itself refuses them."""
+
+    admin_chat_id: int | None
+    admin_ids: Sequence[int] = ()
+
+
 async def mark_sent(session: AsyncSession, message_id: int) -> None:
     await session.execute(
         text(
-            "UPDATE notifications SET state = 'sent', sent_at = now(), last_error = NULL"
-            " WHERE id = :id AND state = 'pending'"
+            "UPDATE notifications SET state = 'sent', sent_at = now(), last_error = NULL,"
+            " lease_until = NULL WHERE id = :id AND state = 'pending'"
         ),
         {"id": message_id},
     )
@@ -134,31 +171,123 @@ async def retry_later(
     *,
     delay: timedelta,
     error: str,
-    max_attempts: int,
+    give_up_after: timedelta,
+    alerts: AlertRoute,
+    now: datetime | None = None,
 ) -> bool:
-    """Schedule another attempt, or mark the row failed once attempts are used up.
-    Returns True if it will be retried."""
+    """Schedule another attempt after ``delay``, or, once the row is older than
+    ``give_up_after``, mark it failed and alert (see module doc). True if it will be retried.
+    ``now`` replaces the database clock (tests)."""
     row = (
         await session.execute(
             text(
                 """
                 UPDATE notifications
-                   SET state = CASE WHEN attempts >= :max THEN 'failed' ELSE 'pending' END,
-                       next_attempt_at = now() + make_interval(secs => :delay),
+                   SET state = CASE WHEN created_at <= coalesce(:now, now()) - :give_up
+                                    THEN 'failed' ELSE 'pending' END,
+                       -- a failed row's next_attempt_at records when it ended
+                       next_attempt_at = coalesce(:now, now())
+                           + CASE WHEN created_at <= coalesce(:now, now()) - :give_up
+                                  THEN interval '0' ELSE :delay END,
+                       lease_until = NULL,
                        last_error = :error
                  WHERE id = :id AND state = 'pending'
-                RETURNING state
+                RETURNING state, id, chat_id, kind, payload, dedup_key, created_at
                 """
+            ).bindparams(
+                bindparam("now", type_=_TIMESTAMPTZ),
+                bindparam("delay", type_=Interval()),
+                bindparam("give_up", type_=Interval()),
             ),
             {
                 "id": message_id,
-                "delay": delay.total_seconds(),
+                "delay": delay,
+                "give_up": give_up_after,
                 "error": error[:1000],
-                "max": max_attempts,
+                "now": now,
             },
         )
     ).first()
-    return row is not None and row.state == "pending"
+    if row is None:
+        return False
+    if row.state == "failed":
+        await _alert_undelivered(session, row, error, alerts)
+        return False
+    return True
+
+
+async def give_up(
+    session: AsyncSession, message_id: int, *, error: str, alerts: AlertRoute
+) -> bool:
+    """A permanent refusal: mark the row failed now and alert. False if it was not pending."""
+    row = (
+        await session.execute(
+            text(
+                "UPDATE notifications SET state = 'failed', lease_until = NULL,"
+                " next_attempt_at = now(), last_error = :error"
+                " WHERE id = :id AND state = 'pending'"
+                " RETURNING id, chat_id, kind, payload, dedup_key, created_at"
+            ),
+            {"id": message_id, "error": error[:1000]},
+        )
+    ).first()
+    if row is None:
+        return False
+    await _alert_undelivered(session, row, error, alerts)
+    return True
+
+
+async def _alert_undelivered(
+    session: AsyncSession, row: Any, error: str, alerts: AlertRoute
+) -> None:
+    """Queue the alert for a row that ended failed, in the same transaction. Bounded: an alert
+    is alerted about once more (privately, when the admin chat refused it), never again."""
+    if row.kind in ALERT_KINDS:
+        if row.payload.get("fallback") or row.chat_id != alerts.admin_chat_id:
+            log.critical(
+                "outbox: alert row %s to chat %s failed too (%s); not re-sent: %s",
+                row.id,
+                row.chat_id,
+                error,
+                row.payload,
+            )
+            return
+        # The admin chat itself is the failing target: tell each admin privately.
+        log.critical("outbox: the admin chat refused alert row %s (%s)", row.id, error)
+        for admin in alerts.admin_ids:
+            await enqueue(
+                session,
+                chat_id=admin,
+                kind=row.kind,
+                payload={**row.payload, "fallback": True, "admin_chat_error": error[:300]},
+                dedup_key=f"{row.dedup_key[:150]}:to:{admin}",
+            )
+        return
+    log.error(
+        "outbox: row %s (%s) to chat %s ended undelivered: %s",
+        row.id,
+        row.kind,
+        row.chat_id,
+        error,
+    )
+    if alerts.admin_chat_id is None:
+        return
+    payload: dict[str, Any] = {
+        "row_id": row.id,
+        "kind": row.kind,
+        "chat_id": row.chat_id,
+        "error": error[:300],
+        "created_at": row.created_at,
+        "to_admin_chat": row.chat_id == alerts.admin_chat_id,
+    }
+    payload.update({k: row.payload[k] for k in _ALERT_FACTS if k in row.payload})
+    await enqueue(
+        session,
+        chat_id=alerts.admin_chat_id,
+        kind=UNDELIVERED_KIND,
+        payload=payload,
+        dedup_key=f"undelivered:{row.id}",
+    )
 
 
 async def defer(session: AsyncSession, message_id: int, *, delay: timedelta) -> None:
@@ -166,7 +295,8 @@ async def defer(session: AsyncSession, message_id: int, *, delay: timedelta) -> 
     await session.execute(
         text(
             "UPDATE notifications SET next_attempt_at = now() + make_interval(secs => :delay),"
-            " attempts = greatest(attempts - 1, 0) WHERE id = :id AND state = 'pending'"
+            " attempts = greatest(attempts - 1, 0), lease_until = NULL"
+            " WHERE id = :id AND state = 'pending'"
         ),
         {"id": message_id, "delay": delay.total_seconds()},
     )
@@ -176,9 +306,90 @@ async def skip_chat(session: AsyncSession, chat_id: int, reason: str) -> int:
     """Stop sending to a chat (the user blocked the bot): its pending rows become 'skipped'."""
     result = await session.execute(
         text(
-            "UPDATE notifications SET state = 'skipped', last_error = :reason"
+            "UPDATE notifications SET state = 'skipped', last_error = :reason, lease_until = NULL"
             " WHERE chat_id = :chat_id AND state = 'pending'"
         ),
         {"chat_id": chat_id, "reason": reason[:1000]},
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def release_claims(session: AsyncSession) -> int:
+    """Make every claimed row due now. Only for a process that has just taken the polling lock:
+    whoever claimed them before is dead. Retry and 429 deferrals (no lease) keep their time."""
+    result = await session.execute(
+        text(
+            "UPDATE notifications SET lease_until = NULL,"
+            " next_attempt_at = least(next_attempt_at, now())"
+            " WHERE state = 'pending' AND lease_until IS NOT NULL"
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+_BACKLOG = text(
+    """
+    SELECT (SELECT count(*) FROM notifications
+             WHERE state = 'pending' AND (:all_kinds OR kind <> ALL(:alerts))) AS depth,
+           oldest.id AS oldest_id,
+           coalesce(:now, now()) - oldest.created_at AS oldest_age,
+           (SELECT count(*) FROM notifications
+             WHERE state = 'failed' AND (:all_kinds OR kind <> ALL(:alerts))
+               AND next_attempt_at > coalesce(:now, now()) - interval '1 day') AS failed_recently
+      FROM (SELECT 1) AS one
+      LEFT JOIN LATERAL (SELECT id, created_at FROM notifications
+                          WHERE state = 'pending' AND (:all_kinds OR kind <> ALL(:alerts))
+                          ORDER BY created_at, id LIMIT 1) AS oldest ON true
+    """
+).bindparams(
+    bindparam("now", type_=_TIMESTAMPTZ),
+    bindparam("all_kinds", type_=Boolean()),
+    bindparam("alerts", type_=ARRAY(String())),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    depth: int  # pending rows
+    oldest_id: int | None
+    oldest_age: timedelta | None  # of the oldest pending row
+    failed_recently: int  # rows that ended failed in the last day
+
+
+async def backlog(
+    session: AsyncSession, *, include_alerts: bool = True, now: datetime | None = None
+) -> Backlog:
+    """The queue now. Without ``include_alerts`` the outbox's own alerts are left out (what the
+    backlog alert measures). ``now`` replaces the database clock (tests)."""
+    row = (
+        await session.execute(
+            _BACKLOG,
+            {"now": now, "all_kinds": include_alerts, "alerts": sorted(ALERT_KINDS)},
+        )
+    ).one()
+    return Backlog(
+        depth=int(row.depth),
+        oldest_id=row.oldest_id,
+        oldest_age=row.oldest_age,
+        failed_recently=int(row.failed_recently),
+    )
+
+
+async def raise_backlog_alert(
+    session: AsyncSession, alerts: AlertRoute, found: Backlog, *, threshold: timedelta
+) -> bool:
+    """Queue one backlog alert for the admin chat; the oldest row names the episode, so a
+    restart during the same episode does not alert again. False if deduplicated or no chat."""
+    if alerts.admin_chat_id is None or found.oldest_id is None or found.oldest_age is None:
+        return False
+    return await enqueue(
+        session,
+        chat_id=alerts.admin_chat_id,
+        kind=BACKLOG_KIND,
+        payload={
+            "depth": found.depth,
+            "oldest_minutes": int(found.oldest_age.total_seconds() // 60),
+            "threshold_minutes": int(threshold.total_seconds() // 60),
+        },
+        dedup_key=f"backlog:{found.oldest_id}",
+    )

@@ -472,6 +472,18 @@ class Poller:
             log.exception("poller: child payment scan failed")
 
 
+async def release_leases(session: AsyncSession) -> int:
+    """Make every leased payment due now. Only for a process that has just taken the polling
+    lock (bot.app): whoever leased them before is dead, so nobody waits out its lease."""
+    result = await session.execute(
+        text(
+            "UPDATE payments SET lease_until = NULL, next_check_at = least(next_check_at, now())"
+            " WHERE lease_until IS NOT NULL"
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _unchanged(claim: _Claim, reply: Reply) -> bool:
     """Nothing new since the row was claimed: same status and amount, no child, same id."""
     if reply.parent_payment_id is not None or reply.payment_id != claim.provider_payment_id:
@@ -482,4 +494,4 @@ def _unchanged(claim: _Claim, reply: Reply) -> bool:
     )
 
 
-__all__ = ["PollCounts", "Poller"]
+__all__ = ["PollCounts", "Poller", "release_leases"]

@@ -718,6 +718,8 @@ class FakeTelegram:
       ``group_limit`` 20 msgs/60 s, ``global_limit`` 30 msgs/1 s; answered with 429);
       ``latency`` seconds added to every request; ``privacy_mode``; ``require_known_chats``;
       ``callback_query_ttl``; ``max_poll_timeout``; ``webhook_url``.
+    Faults: ``fail_next`` (errors, dropped connections; ``times=-1`` until ``clear_faults``),
+    ``hang_chat`` (requests to a chat get no answer until ``unhang_chat``).
     """
 
     def __init__(
@@ -785,6 +787,8 @@ class FakeTelegram:
         self._commands: dict[tuple[str, str], list[Json]] = {}
         self._global_flood: deque[float] = deque()
         self._faults: dict[str | None, list[_Fault]] = {}
+        self._hung: dict[int | str, asyncio.Event] = {}
+        self.hanging = 0  # requests held by hang_chat right now
 
         # recording
         self._last_seq = 0
@@ -835,6 +839,8 @@ class FakeTelegram:
 
     async def close(self) -> None:
         self._closing = True
+        for released in self._hung.values():
+            released.set()
         if self._poller is not None and not self._poller.done():
             self._poller.set_result("closed")
         if self._runner is not None:
@@ -900,6 +906,13 @@ class FakeTelegram:
             chat_id = self._chat_key(params.get("chat_id"))
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
+            if chat_id is not None and chat_id in self._hung and not self._hung[chat_id].is_set():
+                await self._hang(chat_id)
+                if request.transport is None or request.transport.is_closing():
+                    # The client gave up (timed out, or its process died): like a request
+                    # Telegram never got, nothing happens.
+                    self._record(name, params, files, chat_id, error=BotAPIError(0, "gone"))
+                    return web.Response(status=500)
             fault = self._take_fault(name, chat_id)
             if fault is not None and fault.code == 0:
                 self._record(name, params, files, chat_id, error=BotAPIError(0, "disconnect"))
@@ -1188,6 +1201,23 @@ class FakeTelegram:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def hang_chat(self, chat_id: int | str) -> None:
+        """Requests naming this chat get no answer until ``unhang_chat`` (or close); one whose
+        client has gone by then is dropped unprocessed, otherwise it is answered as usual."""
+        self._hung[chat_id] = asyncio.Event()
+
+    def unhang_chat(self, chat_id: int | str) -> None:
+        released = self._hung.pop(chat_id, None)
+        if released is not None:
+            released.set()
+
+    async def _hang(self, chat_id: int | str) -> None:
+        self.hanging += 1
+        try:
+            await self._hung[chat_id].wait()
+        finally:
+            self.hanging -= 1
 
     def _take_fault(self, method: str, chat_id: int | str | None) -> _Fault | None:
         if not self._faults:

@@ -21,6 +21,7 @@ from core.admin import AdminService, offered_actions, people
 from core.config import Settings
 from core.deposit_review import review_options
 from core.errors import NotFound
+from core.outbox import UNDELIVERED_KIND as UNDELIVERED
 from core.outbox import OutboxMessage
 from core.settlement import ALERT_KIND as DEPOSIT_ALERT
 from core.settlement import REVIEW_KIND as DEPOSIT_REVIEW
@@ -70,6 +71,26 @@ def card_renderer(service: AdminService) -> Renderer:
     return render
 
 
+def undelivered_renderer(service: AdminService) -> Renderer:
+    """The outbox's alert about an undelivered row. For a withdrawal card, in the admin chat, it
+    carries the buttons the withdrawal's current status offers, so admins can still act."""
+
+    async def render(message: OutboxMessage, session: AsyncSession) -> Rendered:
+        text = texts.outbox_undelivered(message.payload)
+        withdrawal_id = _withdrawal_id(message.payload)
+        private = message.payload.get("fallback") or message.chat_id > 0
+        if withdrawal_id is None or private or message.payload.get("kind") != CARD_KIND:
+            return Rendered(text)
+        try:
+            view = await service.withdrawals.get(withdrawal_id)
+        except NotFound:
+            return Rendered(text)
+        actions = [AdminWithdrawalAction[a.name] for a in offered_actions(view.status)]
+        return Rendered(text, reply_markup=keyboards.admin_withdrawal_card(view.id, actions))
+
+    return render
+
+
 def _payment_id(payload: Mapping[str, Any]) -> int | None:
     value = payload.get("payment_id")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -97,8 +118,10 @@ def create_renderers(
     sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> dict[str, Renderer]:
     """The admin chat's kinds; merge over bot.notifier.RENDERERS."""
+    service = AdminService(sessions, settings)
     return {
-        CARD_KIND: card_renderer(AdminService(sessions, settings)),
+        CARD_KIND: card_renderer(service),
+        UNDELIVERED: undelivered_renderer(service),
         DEPOSIT_REVIEW: deposit_notice(texts.admin_deposit_review),
         DEPOSIT_ALERT: deposit_notice(texts.admin_deposit_alert),
         RECONCILE_ALERT: _plain(texts.admin_reconcile_alert),
