@@ -117,10 +117,23 @@ async def world(db_server: DbServer, world_template: World) -> AsyncIterator[Wor
     await db.engine.dispose()
 
 
+_LEDGER_GUARDS = (
+    "DROP INDEX IF EXISTS uq_transactions_deposit_payment",
+    "DROP INDEX IF EXISTS uq_transactions_withdrawal_hold",
+    "DROP INDEX IF EXISTS uq_transactions_withdrawal_refund",
+    "ALTER TABLE transactions DROP CONSTRAINT IF EXISTS ck_transactions_deposit_has_payment",
+    "ALTER TABLE transactions"
+    " DROP CONSTRAINT IF EXISTS ck_transactions_hold_refund_has_withdrawal",
+)
+
+
 async def as_superuser(db: Db, *statements: tuple[str, dict[str, Any]]) -> None:
-    """Write past the triggers (append-only ledger, balance guard, chain) in one transaction."""
+    """Write past the triggers (append-only ledger, balance guard, chain) and the ledger's
+    unique and CHECK constraints (migration 0004), as a corruption would, in one transaction."""
     async with db.sessions.begin() as session:
         await session.execute(text("SET LOCAL session_replication_role = replica"))
+        for guard in _LEDGER_GUARDS:
+            await session.execute(text(guard))
         for sql, params in statements:
             await session.execute(text(sql), params)
 

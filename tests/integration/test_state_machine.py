@@ -319,9 +319,11 @@ def test_money_services_match_the_model(fresh_db: Db) -> None:
         run_state_machine_as_test(
             Money,
             settings=settings(
-                max_examples=15,
-                stateful_step_count=20,
+                max_examples=20,
+                stateful_step_count=25,
                 deadline=None,
+                # A fixed seed: the coverage check below must not depend on the draw.
+                derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture],
             ),
         )
