@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.poller
 	$(BIN)/python -m bench.bot
 	$(BIN)/python -m bench.provider
+	$(BIN)/python -m bench.notifier
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
