@@ -18,6 +18,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.app import App, build_app
 from core import metrics
@@ -168,7 +169,7 @@ async def test_healthz_503_when_the_database_is_gone(
     try:
         app = await start(db)
         await until_healthy(app)
-        name = db.url.rsplit("/", 1)[1]
+        name = make_url(db.url).database  # also a socket URL (the embedded server)
         async with db_server.admin.connect() as conn:
             await conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
         status, body = await healthz(app)
