@@ -57,6 +57,9 @@ _SNAPSHOT = text(
 
 @dataclass(slots=True)
 class Snapshot:
+    """Figures for the scrape only. USD sums are floats because Prometheus samples are floats;
+    they are read from NUMERIC as text at the last moment and never flow back into money."""
+
     payments: dict[str, int] = field(default_factory=dict)
     withdrawals: dict[str, tuple[int, float]] = field(default_factory=dict)
     credits: int = 0
