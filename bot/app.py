@@ -69,11 +69,12 @@ class PaymentBackground:
         sessions: async_sessionmaker[AsyncSession],
         client: NowPaymentsClient,
         settings: Settings,
+        catalog: CurrencyCatalog,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._poller = Poller(sessions, client, settings)
-        self._catalog = CurrencyCatalog(client)
+        self._catalog = catalog
 
     async def _reconcile(self, stop_event: asyncio.Event) -> None:
         while not stop_event.is_set():
@@ -99,9 +100,12 @@ class PaymentBackground:
 
 
 def create_payment_poller(
-    sessions: async_sessionmaker[AsyncSession], client: NowPaymentsClient, settings: Settings
+    sessions: async_sessionmaker[AsyncSession],
+    client: NowPaymentsClient,
+    settings: Settings,
+    catalog: CurrencyCatalog,
 ) -> BackgroundService:
-    return PaymentBackground(sessions, client, settings)
+    return PaymentBackground(sessions, client, settings, catalog)
 
 
 class App:
@@ -357,6 +361,8 @@ def build_app(
         tuning=notifier_tuning,
         alerts=outbox.AlertRoute(settings.telegram.admin_chat_id, settings.telegram.admin_ids),
     )
+    # One catalogue cache for the background sync and an admin's sync button.
+    catalog = CurrencyCatalog(nowpayments)
     dispatcher = create_dispatcher(
         settings.telegram,
         engine=engine,
@@ -365,6 +371,7 @@ def build_app(
         storage=storage,
         settings=settings,
         nowpayments=nowpayments,
+        catalog=catalog,
         notifier=notifier,
     )
     url = engine.url.render_as_string(hide_password=False)
@@ -395,7 +402,9 @@ def build_app(
         polling=polling,
         lock=PollingLock(url, bot.id) if lock else None,
         payment_poller=(
-            create_payment_poller(sessions, nowpayments, settings) if payment_poller else None
+            create_payment_poller(sessions, nowpayments, settings, catalog)
+            if payment_poller
+            else None
         ),
         metrics=registry,
         health=health,

@@ -129,6 +129,12 @@ class CurrencyCatalog:
     def clear(self) -> None:
         self._values.clear()
 
+    def forget_lists(self) -> None:
+        """An admin's sync asks for the offer as it is now, but keeps the cached minimums: those
+        cost one request each, at the catalogue's own small budget (~200 s for 200 coins)."""
+        for key in [k for k in self._values if not k.startswith("min:")]:
+            del self._values[key]
+
     async def _cached(self, key: str, fetch: Callable[[], Awaitable[_T]]) -> _T:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:

@@ -174,6 +174,22 @@ async def test_catalog_caches_provider_lists(
     assert "doge" in await catalog.currencies()  # enabled coins, selected or not
 
 
+async def test_an_admin_sync_asks_for_the_offer_again_but_keeps_cached_minimums(
+    fresh_db: Db, client: NowPaymentsClient, fake: FakeNowPayments
+) -> None:
+    catalog = currencies.CurrencyCatalog(client, ttl=300, clock=Clock())
+    await currencies.sync(fresh_db.sessions, catalog)
+    first = dict(fake.requests)
+    fake.coins["doge"] = replace(fake.coins["doge"], selected=True)  # chosen in the dashboard
+    catalog.forget_lists()
+    result = await currencies.sync(fresh_db.sessions, catalog)
+    assert fake.requests["full_currencies"] == first["full_currencies"] + 1
+    assert fake.requests["merchant_coins"] == first["merchant_coins"] + 1
+    # One new minimum (the new coin's); the others come from the cache.
+    assert fake.requests["min_amount"] == first["min_amount"] + 1
+    assert result.added == ["DOGE"]
+
+
 async def test_no_merchant_selection_falls_back_to_available_currencies(
     fresh_db: Db, client: NowPaymentsClient, fake: FakeNowPayments
 ) -> None:

@@ -33,7 +33,6 @@ from core.db.models import Currency, TxType
 from core.deposit_review import creditable
 from core.errors import InsufficientFunds, InvalidAmount, NotFound
 from core.money import parse_usd
-from core.nowpayments import NowPaymentsClient
 
 COMMANDS = ("pending", "payments", "user", "stats", "currencies", "adjust", "bonus", "help")
 
@@ -162,14 +161,13 @@ async def sync_button(
     callback: CallbackQuery,
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    nowpayments: NowPaymentsClient,
+    catalog: CurrencyCatalog,
 ) -> None:
     admin_id = ensure_admin(settings, callback.from_user)
     service = AdminService(sessions, settings)
     await acknowledge(callback, texts.CURRENCY_SYNC_STARTED)  # a sync may take longer than a query
-    result = await service.sync_currencies(
-        CurrencyCatalog(nowpayments), admin_telegram_id=admin_id
-    )
+    catalog.forget_lists()
+    result = await service.sync_currencies(catalog, admin_telegram_id=admin_id)
     if isinstance(callback.message, Message):
         await callback.message.answer(texts.admin_sync_result(result))
     await _refresh_list(callback, service, admin_id)
