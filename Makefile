@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy core bot tests bench migrations
+	$(BIN)/vulture
 
 test: lint
 	$(BIN)/pytest

@@ -151,10 +151,6 @@ class App:
         self._started = False
         self._closed = False
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def polling_running(self) -> bool:
         task = self._services.get("polling")
         return task is not None and not task.done()

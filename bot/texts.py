@@ -158,7 +158,6 @@ UNKNOWN_INPUT = (
 SLOW_DOWN = "Slow down a little, please — try again in a moment."
 BANNED = "Your account is suspended. If you think this is a mistake, contact support."
 BUTTON_EXPIRED = "This button is no longer valid. Open the menu again: /start"
-NOT_AVAILABLE_YET = "This is not available yet. Please try again later."
 GENERIC_ERROR = "Sorry, something went wrong on our side. Please try again in a minute."
 
 # --- domain errors ----------------------------------------------------------------------------

@@ -322,17 +322,6 @@ def _families_of(text: str) -> list[str]:
     return found
 
 
-def detect_networks(address: str) -> set[str]:
-    """The families an address is valid for: a subset of btc, eth (any EVM chain), trx, ltc, xrp.
-
-    Empty for anything unrecognised. ``3…`` P2SH addresses give {"btc", "ltc"}.
-    """
-    try:
-        return set(_families_of(_clean(address)))
-    except _Refused:
-        return set()
-
-
 def _check_address(text: str, network: str, wallet_regex: str | None) -> str:
     family = _family(network)
     try:

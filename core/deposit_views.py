@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import FINAL_PAYMENT_STATUSES, Currency, Payment, PaymentEvent, User
@@ -193,13 +193,6 @@ async def list_by_status(
         stmt = stmt.where(Payment.needs_review.is_(needs_review))
     stmt = stmt.order_by(Payment.id.desc()).offset(max(offset, 0)).limit(min(max(limit, 1), 100))
     return await _views(session, stmt)
-
-
-async def count_by_status(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(
-        select(Payment.status, func.count()).group_by(Payment.status).order_by(Payment.status)
-    )
-    return {status: int(count) for status, count in rows.all()}
 
 
 async def history(session: AsyncSession, payment_id: int, limit: int = 50) -> list[EventView]:

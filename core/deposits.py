@@ -15,7 +15,6 @@ giving up cannot strand money.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -26,14 +25,7 @@ from core import currencies, deposit_notify
 from core.auth import require_admin
 from core.config import Settings
 from core.db.models import Currency, Payment, PaymentEvent, PaymentStatus, User
-from core.deposit_views import (
-    PaymentView,
-    count_by_status,
-    find_view,
-    get_view,
-    list_by_status,
-    recent_for_user,
-)
+from core.deposit_views import PaymentView, find_view, get_view
 from core.errors import (
     Forbidden,
     InvalidAmount,
@@ -435,13 +427,6 @@ async def _view(sessions: async_sessionmaker[AsyncSession], payment_id: int) -> 
 # --- reads for the bot --------------------------------------------------------------------------
 
 
-async def recent_deposits(
-    sessions: async_sessionmaker[AsyncSession], user_id: int, limit: int = 10
-) -> list[PaymentView]:
-    async with sessions() as session:
-        return await recent_for_user(session, user_id, limit)
-
-
 async def payment_view(
     sessions: async_sessionmaker[AsyncSession], ref: int | str
 ) -> PaymentView | None:
@@ -450,28 +435,8 @@ async def payment_view(
         return await find_view(session, ref)
 
 
-async def admin_list(
-    sessions: async_sessionmaker[AsyncSession],
-    statuses: Iterable[str] | None = None,
-    *,
-    needs_review: bool | None = None,
-    limit: int = 20,
-    offset: int = 0,
-) -> list[PaymentView]:
-    async with sessions() as session:
-        return await list_by_status(
-            session, statuses, needs_review=needs_review, limit=limit, offset=offset
-        )
-
-
-async def status_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    async with sessions() as session:
-        return await count_by_status(session)
-
-
 __all__ = [
     "PaymentView",
-    "admin_list",
     "check_status",
     "create_deposit",
     "find_by_order_id",
@@ -479,8 +444,6 @@ __all__ = [
     "mark_create_failed",
     "payment_view",
     "provider_minimum",
-    "recent_deposits",
     "recheck",
     "reconcile_creating",
-    "status_counts",
 ]

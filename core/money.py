@@ -133,16 +133,6 @@ def round_fee(value: Decimal) -> Decimal:
     return _quantize(to_decimal(value), USD_PLACES, ROUND_UP)
 
 
-def round_crypto_up(value: Decimal, places: int) -> Decimal:
-    """A crypto amount a user must send: rounded UP so that sending it always covers the price."""
-    return _quantize(to_decimal(value), places, ROUND_UP)
-
-
-def round_crypto(value: Decimal, places: int) -> Decimal:
-    """A crypto amount for display or storage, half-up at the currency's precision."""
-    return _quantize(to_decimal(value), places, ROUND_HALF_UP)
-
-
 def format_usd(value: Decimal, *, signed: bool = False) -> str:
     """'$1,234.50'; with signed=True '+$5.00' / '−$5.00'."""
     amount = _quantize(to_decimal(value), USD_PLACES, ROUND_HALF_UP)
@@ -150,12 +140,3 @@ def format_usd(value: Decimal, *, signed: bool = False) -> str:
     if amount < 0:
         return f"-{body}"
     return f"+{body}" if signed else body
-
-
-def format_crypto(value: Decimal, code: str, places: int = 8) -> str:
-    """'0.00123400 BTC' trimmed of trailing zeros: '0.001234 BTC'."""
-    amount = _quantize(to_decimal(value), places, ROUND_HALF_UP)
-    text = format(amount, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"{text} {code.upper()}"

@@ -1,11 +1,11 @@
-"""/cancel, the fallbacks (features not wired yet, unknown input, outdated buttons) and the error
-router: domain errors become friendly text, anything else is logged and gets an apology."""
+"""/cancel, the fallbacks (unknown input, outdated buttons) and the error router: domain errors
+become friendly text, anything else is logged and gets an apology."""
 
 from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, ExceptionTypeFilter
@@ -14,21 +14,10 @@ from aiogram.types import CallbackQuery, ErrorEvent, InlineKeyboardMarkup, Messa
 from aiogram.types import User as TelegramUser
 
 from bot import texts
-from bot.callbacks import MenuAction, MenuCallback
 from bot.middlewares import handler_of
 from core.errors import PaybotError
 
 log = logging.getLogger(__name__)
-
-# Menu entries whose feature routers come in a later phase; included routers placed before the
-# fallback router take these over.
-_LATER_COMMANDS = ("deposit", "withdraw", "deposits", "withdrawals")
-_LATER_ACTIONS = {
-    MenuAction.DEPOSIT,
-    MenuAction.WITHDRAW,
-    MenuAction.DEPOSITS,
-    MenuAction.WITHDRAWALS,
-}
 
 
 async def private_chat(message: Message) -> bool:
@@ -100,14 +89,6 @@ def create_cancel_router() -> Router:
 # --- fallbacks ----------------------------------------------------------------------------------
 
 
-async def not_available_command(message: Message) -> None:
-    await message.answer(texts.NOT_AVAILABLE_YET)
-
-
-async def not_available_button(callback: CallbackQuery) -> None:
-    await acknowledge(callback, texts.NOT_AVAILABLE_YET, alert=True)
-
-
 async def unknown_input(message: Message) -> None:
     await message.answer(texts.UNKNOWN_INPUT)
 
@@ -119,10 +100,6 @@ async def outdated_button(callback: CallbackQuery) -> None:
 
 def create_fallback_router() -> Router:
     router = Router(name=f"{__name__}.fallback")
-    router.message.register(not_available_command, private_chat, Command(*_LATER_COMMANDS))
-    router.callback_query.register(
-        not_available_button, MenuCallback.filter(F.action.in_(_LATER_ACTIONS))
-    )
     router.message.register(unknown_input, private_chat)
     router.callback_query.register(outdated_button)
     return router

@@ -179,18 +179,6 @@ async def test_unknown_text_gets_a_hint(app: App, tg: FakeTelegram) -> None:
     assert (await say(tg, user, "/nonsense"))["text"] == texts.UNKNOWN_INPUT
 
 
-async def test_menu_entries_without_a_feature_router_are_answered(
-    make_app: MakeApp, tg: FakeTelegram, e2e_db: Db
-) -> None:
-    await make_app(e2e_db, routers=get_routers())  # no deposit/withdraw/admin routers
-    user = next_telegram_id()
-    assert (await say(tg, user, "/deposit"))["text"] == texts.NOT_AVAILABLE_YET
-    menu = await say(tg, user, "/start")
-    withdraw = MenuCallback(action=MenuAction.WITHDRAW).pack()
-    answer = await press(tg, user, menu["message_id"], withdraw)
-    assert answer["text"] == texts.NOT_AVAILABLE_YET
-
-
 async def test_banned_user_is_refused(app: App, tg: FakeTelegram, e2e_db: Db) -> None:
     banned = await make_user(e2e_db.sessions, is_banned=True)
     user = banned.telegram_id

@@ -1051,17 +1051,6 @@ class FakeTelegram:
     def message(self, chat_id: int, message_id: int) -> StoredMessage:
         return self._chats[chat_id].messages[message_id]
 
-    def last_message(self, chat_id: int) -> StoredMessage | None:
-        """Current state of the latest still existing message the bot sent to a chat."""
-        chat = self._chats.get(chat_id)
-        if chat is None:
-            return None
-        for call in reversed(self._sent_by_chat.get(chat_id, [])):
-            stored = chat.messages.get(call.result["message_id"])
-            if stored is not None:
-                return stored
-        return None
-
     def callback_answer(self, query_id: str) -> Json | None:
         """Params of the successful answerCallbackQuery for a query, None if not answered."""
         return self._callback_answers.get(query_id)
@@ -1245,13 +1234,6 @@ class FakeTelegram:
         chat.blocked = True
         if notify:
             self._push_member_update(chat, "member", "kicked")
-
-    def unblock_chat(self, chat_id: int, *, notify: bool = True) -> None:
-        chat = self._chat_for_test(chat_id)
-        if chat.blocked:
-            chat.blocked = False
-            if notify:
-                self._push_member_update(chat, "kicked", "member")
 
     def _push_member_update(self, chat: _Chat, old: str, new: str) -> None:
         actor = chat.user or {"id": 1, "is_bot": False, "first_name": "Admin"}

@@ -24,7 +24,6 @@ from core.addresses import (
     _bech32_decode,
     _Encoding,
     _Refused,
-    detect_networks,
     eip55,
     validate_address,
     validate_tx_hash,
@@ -399,7 +398,6 @@ def test_xrp_valid(address: str) -> None:
 )
 def test_all_zero_addresses_are_refused(address: str, network: str) -> None:
     assert refused(address, network=network).reason == "burn_address"
-    assert detect_networks(address) == {network}
 
 
 # --- nasty inputs -------------------------------------------------------------------------------
@@ -634,34 +632,6 @@ def test_generic_rule_accepts_plain_alphanumerics(address: str) -> None:
 def test_fallback_failure_names_a_recognised_address() -> None:
     error = refused(USDT_TRC20, network="sol", wallet_regex="^[1-9A-HJ-NP-Za-km-z]{43,44}$")
     assert (error.reason, error.params["looks_like"]) == ("wrong_network", "trx")
-
-
-# --- detect_networks ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("address", "families"),
-    [
-        (BTC_P2PKH, {"btc"}),
-        (BTC_BECH32, {"btc"}),
-        (BTC_TAPROOT.upper(), {"btc"}),
-        (BTC_P2SH, {"btc", "ltc"}),
-        (ETH_MIXED, {"eth"}),
-        (ETH_MIXED.lower(), {"eth"}),
-        (USDT_TRC20, {"trx"}),
-        (LTC_P2PKH, {"ltc"}),
-        (LTC_BECH32, {"ltc"}),
-        (XRP_GENESIS, {"xrp"}),
-        (f"  {USDT_TRC20}\n", {"trx"}),
-        (ETH_MIXED[:-1] + "D", set()),
-        ("tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7", set()),
-        (USDT_TRC20.replace("o", CYRILLIC_O), set()),
-        ("", set()),
-        ("hello", set()),
-    ],
-)
-def test_detect_networks(address: str, families: set[str]) -> None:
-    assert detect_networks(address) == families
 
 
 # --- transaction hashes -------------------------------------------------------------------------
