@@ -172,6 +172,7 @@ ERRORS: Mapping[str, str] = {
     "invalid_amount.negative": "The amount must be positive.",
     "invalid_amount.zero": "The amount must be more than zero.",
     "invalid_amount.too_many_decimals": "Use at most {places} decimals.",
+    "invalid_amount.ambiguous": "Is the comma a decimal point? Write the amount without it.",
     "invalid_amount.too_large": "That amount is too large (at most {maximum}).",
     "invalid_amount.below_minimum": "The minimum is {minimum}.",
     "invalid_amount.above_maximum": "The maximum is {maximum}.",

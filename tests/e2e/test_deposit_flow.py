@@ -354,6 +354,9 @@ async def test_check_status_of_someone_elses_payment_changes_nothing(
         ("1", "The minimum is $5.00."),  # refused by core.deposits: the step opens again
         ("20000", "The maximum is $10,000.00."),
         ("$ 1 0", "Send the amount as a number"),
+        ("1,23,456", "Send the amount as a number"),
+        ("$-5", "The amount must be positive."),
+        ("1.000,00", "Send the amount as a number"),
     ],
 )
 async def test_invalid_amounts_keep_the_amount_step(
@@ -372,6 +375,20 @@ async def test_invalid_amounts_keep_the_amount_step(
     tg.send_text(user, "12.50")
     await tg.wait_for_message(user, contains="Send exactly", since=mark)
     assert [v.amount_usd for v in await deposits_of(flows_db, user)] == [D("12.50")]
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"),
+    [("$1,234.50", "1,234.50"), ("1,000", "1,000.00"), ("25$", "25.00"), ("7,5", "7.50")],
+)
+async def test_amounts_as_the_bot_writes_them_are_understood(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db, typed: str, amount: str
+) -> None:
+    user = next_telegram_id()
+    invoice = await deposit(tg, user, "BTC", typed)
+    assert f"Amount: ${amount}\n" in invoice["caption"]
+    amount = amount.replace(",", "")
+    assert [v.amount_usd for v in await deposits_of(flows_db, user)] == [D(amount)]
 
 
 async def test_presets_are_taken_once_and_never_after_cancel(

@@ -305,6 +305,23 @@ async def test_amount_refusals_keep_the_rest_of_the_form(
     assert row.amount_usd == D("12.00") and await balance(flows_db, user_id) == D("3.00")
 
 
+async def test_amounts_with_thousands_separators(app: App, tg: FakeTelegram, flows_db: Db) -> None:
+    user, user_id = await funded(flows_db, "2000.00")
+    await say(tg, user, "/withdraw")
+    reply = await say(tg, user, "1,23,456")  # wrong grouping: refused, nothing kept
+    assert reply["text"].startswith("Send the amount as a number")
+    assert await state_of(app, user) == (WithdrawFlow.amount.state, {})
+    picker = await say(tg, user, "$1,500")
+    assert picker["text"].startswith("Withdraw $1,500.00")
+    assert await state_of(app, user) == (WithdrawFlow.currency.state, {"amount": "1500.00"})
+    await pick(tg, user, picker, "USDTTRC20")
+    confirmation = await say(tg, user, TRX)
+    assert "Amount: $1,500.00" in confirmation["text"]
+    await confirm(tg, user, confirmation)
+    [row] = await withdrawals_of(flows_db, user_id)
+    assert row.amount_usd == D("1500.00") and await balance(flows_db, user_id) == D("500.00")
+
+
 async def test_double_tap_on_confirm_makes_one_request(
     app: App, tg: FakeTelegram, flows_db: Db
 ) -> None:
