@@ -366,14 +366,20 @@ def deposit_status(payload: Mapping[str, Any]) -> str:
     return "\n".join([f"<b>{title}</b>", "", *body, *note]).strip()
 
 
+# Ended without sending: the whole held amount is back, nothing is on its way.
+_WITHDRAWAL_RETURNED = frozenset({"rejected", "cancelled"})
+
+
 def withdrawal_status(payload: Mapping[str, Any]) -> str:
     status = str(payload.get("status") or "")
     title = WITHDRAWAL_STATUS.get(status, f"Withdrawal status: {esc(status or 'unknown')}")
     tx_hash = _text(payload, "tx_hash")
+    returned = status in _WITHDRAWAL_RETURNED
+    final = None if returned else _usd(payload, "final_amount_usd")
     body = _lines(
         ("Withdrawal", _text(payload, "internal_id")),
-        ("Amount", _usd(payload, "amount_usd")),
-        ("You receive", _usd(payload, "final_amount_usd")),
+        ("Returned to your balance" if returned else "Amount", _usd(payload, "amount_usd")),
+        ("Sent to you" if status == "completed" else "You receive", final),
         ("Currency", _text(payload, "currency")),
         ("Transaction", f"<code>{tx_hash}</code>" if tx_hash else None),
         ("Reason", _text(payload, "reason") if status == "rejected" else None),
@@ -795,8 +801,8 @@ WITHDRAWAL_STATUS_SHORT: Mapping[str, str] = {
     "approved": "👍 approved",
     "processing": "🔄 being sent",
     "completed": "✅ sent",
-    "rejected": "❌ rejected, refunded",
-    "cancelled": "↩️ cancelled, refunded",
+    "rejected": "❌ rejected, back on your balance",
+    "cancelled": "↩️ cancelled, back on your balance",
 }
 WITHDRAWALS_EMPTY = "No withdrawals yet. Use /withdraw to send funds to your wallet."
 
@@ -805,10 +811,11 @@ def withdrawals_list(views: Sequence[WithdrawalView]) -> str:
     lines = ["<b>Your withdrawals</b> (newest first)"]
     for view in views:
         status = WITHDRAWAL_STATUS_SHORT.get(view.status, view.status)
+        # A rejected or cancelled one sends nothing: no "→ what you receive".
+        sent = "" if view.status in _WITHDRAWAL_RETURNED else f" → {format_usd(view.final_amount)}"
         lines += [
             "",
-            f"<b>{format_usd(view.amount)}</b> → {format_usd(view.final_amount)}"
-            f" in {esc(view.currency_code)} · {esc(status)}",
+            f"<b>{format_usd(view.amount)}</b>{sent} in {esc(view.currency_code)} · {esc(status)}",
             f"{esc(view.internal_id)} · {when(view.created_at)}",
             f"To: <code>{esc(view.wallet_address)}</code>",
         ]

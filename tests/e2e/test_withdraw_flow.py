@@ -396,10 +396,13 @@ async def test_cancel_a_pending_withdrawal_from_the_list(
         f"Withdrawal {row.internal_withdrawal_id} cancelled: $25.00 is back on your balance."
     )
     refreshed = await edited(tg, user, listing["message_id"], mark)
-    assert refreshed.text is not None and "↩️ cancelled, refunded" in refreshed.text
+    assert refreshed.text is not None
+    assert "$25.00 in USDTTRC20 · ↩️ cancelled, back on your balance" in refreshed.text
+    assert "$23.75" not in refreshed.text  # nothing is on its way
     assert refreshed.callback_data() == []
     push = await tg.wait_for_message(user, contains="Withdrawal cancelled", since=mark)
-    assert "Amount: $25.00" in push["text"]
+    assert "Returned to your balance: $25.00" in push["text"]
+    assert "You receive" not in push["text"] and "$23.75" not in push["text"]
     assert await balance(flows_db, user_id) == D("100.00")
     assert (await withdrawals_of(flows_db, user_id))[0].status == "cancelled"
     # Pressed again: already cancelled.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -102,3 +103,37 @@ def test_the_user_is_told_what_happens_next(reason: str, words: str) -> None:
     )
     assert words in told and "an admin will review it" in told
     assert "credited" not in told.split("\n")[0].lower()  # the title never says credited
+
+
+@pytest.mark.parametrize("status", ["rejected", "cancelled"])
+def test_a_returned_withdrawal_never_says_money_is_coming(status: str) -> None:
+    told = texts.withdrawal_status(
+        {
+            "status": status,
+            "internal_id": "WD_1",
+            "amount_usd": "15.00",
+            "final_amount_usd": "13.85",
+            "currency": "USDTTRC20",
+            "reason": "address is an exchange",
+        }
+    )
+    assert "Returned to your balance: $15.00" in told
+    assert "$13.85" not in told and "receive" not in told.lower()
+    listed = texts.withdrawals_list([replace(rejected(1, "no"), status=WithdrawalStatus(status))])
+    assert "$100.00</b> in USDTTRC20" in listed and "$98.00" not in listed
+
+
+@pytest.mark.parametrize(
+    ("status", "line"),
+    [
+        ("pending", "You receive: $13.85"),
+        ("approved", "You receive: $13.85"),
+        ("processing", "You receive: $13.85"),
+        ("completed", "Sent to you: $13.85"),
+    ],
+)
+def test_a_withdrawal_on_its_way_says_what_arrives(status: str, line: str) -> None:
+    told = texts.withdrawal_status(
+        {"status": status, "amount_usd": "15.00", "final_amount_usd": "13.85"}
+    )
+    assert "Amount: $15.00" in told and line in told and "Returned" not in told
