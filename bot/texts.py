@@ -15,7 +15,7 @@ from html import escape, unescape
 from typing import Any
 
 from core.admin import AdjustmentPlan, AdjustmentResult, Person, Stats, StatusTotal, UserSummary
-from core.currencies import SyncResult
+from core.currencies import SyncResult, split_code
 from core.db.models import Currency, TxType
 from core.deposit_views import PaymentView, plain
 from core.errors import InvalidAddress, InvalidAmount
@@ -31,6 +31,15 @@ def esc(value: object) -> str:
 
 def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def coin_name(code: object) -> str:
+    """The one name a user sees for a coin (plain text: escape it for HTML): 'USDT (TRC20)' for
+    a token on a network, 'BTC' for a native coin; the split the currency sync stores."""
+    ticker = str(code or "").strip().upper()
+    token, _ = split_code(ticker, None)
+    network = ticker[len(token) :]
+    return f"{token} ({network})" if network else token
 
 
 # --- commands (setMyCommands) -----------------------------------------------------------------
@@ -348,7 +357,7 @@ def deposit_status(payload: Mapping[str, Any]) -> str:
         and reason not in _REVIEW_TITLES
     ):
         title = "🔎 Deposit under review"  # "finished" alone would read as credited
-    coin = _text(payload, "currency") or ""
+    coin = esc(coin_name(payload.get("currency")))
     pay = _text(payload, "pay_amount")
     paid = _text(payload, "actually_paid")
     address = _text(payload, "pay_address") if status == "waiting" else None
@@ -380,7 +389,7 @@ def withdrawal_status(payload: Mapping[str, Any]) -> str:
         ("Withdrawal", _text(payload, "internal_id")),
         ("Returned to your balance" if returned else "Amount", _usd(payload, "amount_usd")),
         ("Sent to you" if status == "completed" else "You receive", final),
-        ("Currency", _text(payload, "currency")),
+        ("Coin", esc(coin_name(payload["currency"])) if payload.get("currency") else None),
         ("Transaction", f"<code>{tx_hash}</code>" if tx_hash else None),
         ("Reason", _text(payload, "reason") if status == "rejected" else None),
     )
@@ -570,9 +579,9 @@ DEPOSIT_MEMO_WARNING = (
 )
 
 
-def deposit_ask_amount(currency_name: str, minimum: Decimal, maximum: Decimal) -> str:
+def deposit_ask_amount(code: str, minimum: Decimal, maximum: Decimal) -> str:
     return (
-        f"<b>Deposit with {esc(currency_name)}</b>\n\n"
+        f"<b>Deposit with {esc(coin_name(code))}</b>\n\n"
         f"How much do you want to deposit, in USD ({_usd_range(minimum, maximum)})?\n"
         "Tap an amount or send your own, e.g. 25 or 12.50."
     )
@@ -599,7 +608,7 @@ def deposit_create_pending(internal_id: object) -> str:
 
 
 def deposit_invoice(view: PaymentView) -> str:
-    coin = esc(view.currency_name)
+    coin = esc(coin_name(view.currency))
     amount = plain(view.pay_amount) if view.pay_amount is not None else "?"
     lines = [
         f"<b>Deposit {esc(view.internal_id)}</b>",
@@ -642,7 +651,8 @@ def _deposit_state(view: PaymentView) -> str:
     label = DEPOSIT_STATUS_SHORT.get(view.status, view.status)
     credited = view.credited_usd
     if view.status == "partially_paid":
-        paid = f"{plain(view.actually_paid)} {view.currency_name}" if view.actually_paid else "?"
+        coin = coin_name(view.currency)
+        paid = f"{plain(view.actually_paid)} {coin}" if view.actually_paid else "?"
         if credited is None:
             return f"{label}: {paid} arrived, an admin is reviewing it"
         return f"{label}: {paid} arrived, {format_usd(credited)} credited"
@@ -665,14 +675,14 @@ def deposits_list(views: Sequence[PaymentView]) -> str:
     for view in views:
         lines += [
             "",
-            f"<b>{format_usd(view.amount_usd)}</b> in {esc(view.currency_name)}"
+            f"<b>{format_usd(view.amount_usd)}</b> in {esc(coin_name(view.currency))}"
             f" · {esc(_deposit_state(view))}",
             f"{esc(view.internal_id)} · {when(view.created_at)}",
         ]
         if view.status == "waiting" and view.pay_address and view.pay_amount is not None:
             # Where to pay, again: the invoice message may be gone.
             lines.append(
-                f"Send <code>{esc(plain(view.pay_amount))}</code> {esc(view.currency_name)}"
+                f"Send <code>{esc(plain(view.pay_amount))}</code> {esc(coin_name(view.currency))}"
                 f" to <code>{esc(view.pay_address)}</code>"
                 + (f", memo <code>{esc(view.memo)}</code>" if view.memo else "")
                 + (f", before {when(view.expires_at)}" if view.expires_at else "")
@@ -731,17 +741,17 @@ def withdraw_pick_currency(amount: Decimal) -> str:
     return f"<b>Withdraw {format_usd(amount)}</b>\n\nWhich coin do you want to receive?"
 
 
-def withdraw_ask_address(currency_name: str) -> str:
+def withdraw_ask_address(code: str) -> str:
     return (
-        f"Send your <b>{esc(currency_name)}</b> address.\n"
+        f"Send your <b>{esc(coin_name(code))}</b> address.\n"
         "Check it twice: a transfer to a wrong address cannot be undone."
     )
 
 
-def withdraw_ask_memo(currency_name: str) -> str:
+def withdraw_ask_memo(code: str) -> str:
     return (
-        f"{esc(currency_name)} needs a <b>memo / destination tag</b>. Send the one your wallet or"
-        " exchange gave you for this address."
+        f"{esc(coin_name(code))} needs a <b>memo / destination tag</b>. Send the one your wallet"
+        " or exchange gave you for this address."
     )
 
 
@@ -763,16 +773,14 @@ def withdraw_address_refused(exc: InvalidAddress) -> str:
     return f"{error}\nSend the {field} again — or /cancel."
 
 
-def withdraw_confirm(
-    quote: FeeQuote, currency_name: str, address: str, memo: str | None = None
-) -> str:
+def withdraw_confirm(quote: FeeQuote, code: str, address: str, memo: str | None = None) -> str:
     lines = [
         "<b>Please confirm your withdrawal</b>",
         "",
         f"Amount: {format_usd(quote.amount)}",
         f"Network fee: {format_usd(quote.network_fee)}",
         f"Service fee: {format_usd(quote.service_fee)}",
-        f"You receive: <b>{format_usd(quote.final_amount)}</b> in {esc(currency_name)}",
+        f"You receive: <b>{format_usd(quote.final_amount)}</b> in {esc(coin_name(code))}",
         f"To address: <code>{esc(address)}</code>",
     ]
     if memo:
@@ -789,7 +797,7 @@ def withdraw_requested(view: WithdrawalView) -> str:
     return (
         f"<b>✅ Withdrawal requested</b> · {esc(view.internal_id)}\n\n"
         f"{format_usd(view.amount)} is held from your balance. You receive"
-        f" {format_usd(view.final_amount)} in {esc(view.currency_code)} at"
+        f" {format_usd(view.final_amount)} in {esc(coin_name(view.currency_code))} at"
         f" <code>{esc(view.wallet_address)}</code> once an admin approves and sends it."
         " I'll message you here at every step.\n\n"
         "While it is pending you can cancel it: /withdrawals"
@@ -815,7 +823,8 @@ def withdrawals_list(views: Sequence[WithdrawalView]) -> str:
         sent = "" if view.status in _WITHDRAWAL_RETURNED else f" → {format_usd(view.final_amount)}"
         lines += [
             "",
-            f"<b>{format_usd(view.amount)}</b>{sent} in {esc(view.currency_code)} · {esc(status)}",
+            f"<b>{format_usd(view.amount)}</b>{sent} in {esc(coin_name(view.currency_code))}"
+            f" · {esc(status)}",
             f"{esc(view.internal_id)} · {when(view.created_at)}",
             f"To: <code>{esc(view.wallet_address)}</code>",
         ]

@@ -118,7 +118,7 @@ async def currency_chosen(
     await show(
         callback,
         texts.deposit_ask_amount(
-            currency.display_name, payments.min_deposit_usd, payments.max_deposit_usd
+            currency.code, payments.min_deposit_usd, payments.max_deposit_usd
         ),
         keyboards.deposit_presets(currency.code, payments.deposit_presets_usd),
     )

@@ -133,18 +133,18 @@ async def _advance(
         return
     if ADDRESS not in data:
         await reopen(state, WithdrawFlow.address, data)
-        await show(target, prefix + texts.withdraw_ask_address(currency.display_name))
+        await show(target, prefix + texts.withdraw_ask_address(currency.code))
         return
     if currency.needs_memo and not data.get(MEMO):
         await reopen(state, WithdrawFlow.memo, data)
-        await show(target, prefix + texts.withdraw_ask_memo(currency.display_name))
+        await show(target, prefix + texts.withdraw_ask_memo(currency.code))
         return
     # Always a new message: its id makes the request key, so no two confirmations share one.
     if isinstance(target, CallbackQuery) and isinstance(target.message, Message):
         await drop_keyboard(target.message)
     chat_id = target.chat.id if isinstance(target, Message) else target.from_user.id
     memo = data.get(MEMO) if currency.needs_memo else None
-    text = texts.withdraw_confirm(quote, currency.display_name, data[ADDRESS], memo)
+    text = texts.withdraw_confirm(quote, currency.code, data[ADDRESS], memo)
     sent = await deps.bot.send_message(
         chat_id, prefix + text, reply_markup=keyboards.withdraw_confirm()
     )

@@ -450,8 +450,8 @@ async def test_long_text_goes_in_its_own_message(app: App, tg: FakeTelegram, flo
         provider_status="waiting",
         amount_usd=D("10.00"),
         credited_usd=None,
-        currency="XRP",
-        currency_name="X" * 400,
+        currency="X" * 400,  # the name shown is made from the code
+        currency_name="XRP",
         needs_memo=True,
         pay_amount=D("19.23"),
         actually_paid=None,

@@ -198,6 +198,7 @@ async def test_withdraw_happy_path(app: App, tg: FakeTelegram, flows_db: Db) -> 
 
     done = await confirm(tg, user, confirmation)
     assert done.text is not None and done.text.startswith("✅ Withdrawal requested")
+    assert "You receive $23.75 in USDT (TRC20) at" in done.text and "USDTTRC20" not in done.text
     assert done.callback_data() == []
     [row] = await withdrawals_of(flows_db, user_id)
     assert (row.status, row.amount_usd, row.final_amount_usd) == (
@@ -379,7 +380,7 @@ async def test_cancel_a_pending_withdrawal_from_the_list(
 
     listing = await say(tg, user, "/withdrawals")
     assert "$25.00</b>" not in listing["text"]  # parsed HTML, not shown raw
-    assert "$25.00 → $23.75 in USDTTRC20 · 🕓 waiting for approval" in listing["text"]
+    assert "$25.00 → $23.75 in USDT (TRC20) · 🕓 waiting for approval" in listing["text"]
     cancel = WithdrawalCancelCallback(withdrawal_id=row.id).pack()
     assert tg.messages[user][listing["message_id"]].callback_data() == [cancel]
 
@@ -397,7 +398,7 @@ async def test_cancel_a_pending_withdrawal_from_the_list(
     )
     refreshed = await edited(tg, user, listing["message_id"], mark)
     assert refreshed.text is not None
-    assert "$25.00 in USDTTRC20 · ↩️ cancelled, back on your balance" in refreshed.text
+    assert "$25.00 in USDT (TRC20) · ↩️ cancelled, back on your balance" in refreshed.text
     assert "$23.75" not in refreshed.text  # nothing is on its way
     assert refreshed.callback_data() == []
     push = await tg.wait_for_message(user, contains="Withdrawal cancelled", since=mark)

@@ -120,7 +120,7 @@ def test_a_returned_withdrawal_never_says_money_is_coming(status: str) -> None:
     assert "Returned to your balance: $15.00" in told
     assert "$13.85" not in told and "receive" not in told.lower()
     listed = texts.withdrawals_list([replace(rejected(1, "no"), status=WithdrawalStatus(status))])
-    assert "$100.00</b> in USDTTRC20" in listed and "$98.00" not in listed
+    assert "$100.00</b> in USDT (TRC20)" in listed and "$98.00" not in listed
 
 
 @pytest.mark.parametrize(
@@ -137,3 +137,34 @@ def test_a_withdrawal_on_its_way_says_what_arrives(status: str, line: str) -> No
         {"status": status, "amount_usd": "15.00", "final_amount_usd": "13.85"}
     )
     assert "Amount: $15.00" in told and line in told and "Returned" not in told
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("USDTTRC20", "USDT (TRC20)"),
+        ("usdterc20", "USDT (ERC20)"),
+        ("USDTBSC", "USDT (BSC)"),
+        ("BTC", "BTC"),
+        ("TON", "TON"),
+        ("", ""),
+    ],
+)
+def test_one_name_per_coin(code: str, name: str) -> None:
+    assert texts.coin_name(code) == name
+
+
+def test_pushes_name_the_coin_as_the_invoice_does() -> None:
+    base = {"internal_id": "PAY_1", "amount_usd": "100.00", "currency": "USDTTRC20"}
+    waiting = texts.deposit_status(
+        {**base, "status": "waiting", "pay_amount": "100", "pay_address": "T" + "x" * 33}
+    )
+    assert "Send exactly: <code>100</code> USDT (TRC20)" in waiting
+    paid = texts.deposit_status({**base, "status": "finished", "actually_paid": "100"})
+    assert "Paid: 100 USDT (TRC20)" in paid
+    sent = texts.withdrawal_status(
+        {"status": "completed", "amount_usd": "12.00", "currency": "USDTTRC20"}
+    )
+    assert "Coin: USDT (TRC20)" in sent
+    for told in (waiting, paid, sent):
+        assert "USDTTRC20" not in told
