@@ -18,7 +18,7 @@ from core.admin import AdjustmentPlan, AdjustmentResult, Person, Stats, StatusTo
 from core.currencies import SyncResult, split_code
 from core.db.models import Currency, TxType
 from core.deposit_views import PaymentView, plain
-from core.errors import InvalidAddress, InvalidAmount
+from core.errors import InvalidAddress, InvalidAmount, PaybotError
 from core.fees import FeeQuote
 from core.ledger import Balance, HistoryPage
 from core.money import format_usd, to_decimal
@@ -567,6 +567,21 @@ def _usd_range(minimum: Decimal, maximum: Decimal) -> str:
     return f"from {format_usd(minimum)} to {format_usd(maximum)}"
 
 
+# What is wrong with a typed amount, where ERRORS also says what to send: a refusal in a flow
+# names the problem once and the instruction once.
+_AMOUNT_PROBLEMS: Mapping[str, str] = {
+    "invalid_amount": "That amount doesn't look right.",
+    "invalid_amount.empty": "There is no amount in that.",
+    "invalid_amount.not_a_number": "That is not a number I can read.",
+    "invalid_amount.too_long": "That is too long for an amount.",
+}
+
+
+def _amount_problem(exc: PaybotError) -> str:
+    problem = _AMOUNT_PROBLEMS.get(f"{exc.code}.{exc.reason}")
+    return problem or error_text(exc.code, exc.reason, exc.params)
+
+
 # Deposits
 
 DEPOSIT_PICK_CURRENCY = "<b>Deposit</b>\n\nWhich coin will you pay with?"
@@ -587,15 +602,29 @@ def deposit_ask_amount(code: str, minimum: Decimal, maximum: Decimal) -> str:
     )
 
 
-def deposit_amount_refused(error: str, minimum: Decimal, maximum: Decimal) -> str:
+def deposit_amount_refused(exc: InvalidAmount, minimum: Decimal, maximum: Decimal) -> str:
+    """The range said once: a coin's own minimum (from core) replaces the general one."""
+    problem = _amount_problem(exc)
+    coin_minimum = exc.params.get("minimum")
+    if exc.reason == "below_minimum" and isinstance(coin_minimum, Decimal):
+        coin = exc.params.get("currency")
+        problem = f"That is below the minimum{f' for {esc(coin_name(coin))}' if coin else ''}."
+        minimum = max(minimum, coin_minimum)
+    elif exc.reason == "above_maximum":
+        problem = "That is above the maximum."
     return (
-        f"{error}\nSend an amount in USD {_usd_range(minimum, maximum)}, e.g. 25 or 12.50"
+        f"{problem}\nSend an amount in USD {_usd_range(minimum, maximum)}, e.g. 25 or 12.50"
         " — or /cancel."
     )
 
 
-def deposit_try_again(error: str) -> str:
-    return f"{error}\nSend the amount again to retry — or /cancel."
+def deposit_try_again(exc: PaybotError) -> str:
+    if exc.code == "provider_unavailable":
+        return (
+            "The payment provider is not reachable right now. Send the amount again in a minute"
+            " — or /cancel."
+        )
+    return f"{error_text(exc.code, exc.reason, exc.params)}\nOr /cancel to stop."
 
 
 def deposit_create_pending(internal_id: object) -> str:
@@ -733,8 +762,8 @@ def withdraw_ask_amount(balance: Decimal) -> str:
     )
 
 
-def withdraw_amount_refused(error: str) -> str:
-    return f"{error}\nSend the amount in USD, e.g. 25 or 12.50 — or /cancel."
+def withdraw_amount_refused(exc: PaybotError) -> str:
+    return f"{_amount_problem(exc)}\nSend the amount in USD, e.g. 25 or 12.50 — or /cancel."
 
 
 def withdraw_pick_currency(amount: Decimal) -> str:
@@ -758,19 +787,25 @@ def withdraw_ask_memo(code: str) -> str:
 _MEMO_REASONS = frozenset({"memo_required", "memo_invalid"})
 
 
+# (what is wrong, what to send) where ERRORS says both in one text.
+_ADDRESS_PROBLEMS: Mapping[str, tuple[str, str]] = {
+    "empty": ("There is no address in that.", "Send the address"),
+    "testnet": ("That is a testnet address.", "Send a mainnet address"),
+    "burn_address": ("That address can't receive funds.", "Send your own address"),
+}
+
+
 def withdraw_address_refused(exc: InvalidAddress) -> str:
-    """Which network an address belongs to is named; the user is asked for that field again."""
+    """Which network an address belongs to is named; the user is asked for that field again,
+    once."""
+    field = "memo / tag" if exc.reason in _MEMO_REASONS else "address"
+    problem, ask = _ADDRESS_PROBLEMS.get(exc.reason, ("", f"Send the {field} again"))
     if exc.reason == "wrong_network":
         expected = network_name(exc.params.get("expected") or exc.params.get("network", ""))
         looks_like = network_name(exc.params.get("looks_like", ""), family=True)
-        error = (
-            f"That is an address on {looks_like}, but this withdrawal is sent on {expected}."
-            f" Send an address on {expected}."
-        )
-    else:
-        error = error_text(exc.code, exc.reason, exc.params)
-    field = "memo / tag" if exc.reason in _MEMO_REASONS else "address"
-    return f"{error}\nSend the {field} again — or /cancel."
+        problem = f"That is an address on {looks_like}, but this withdrawal is sent on {expected}."
+        ask = f"Send an address on {expected}"
+    return f"{problem or error_text(exc.code, exc.reason, exc.params)}\n{ask} — or /cancel."
 
 
 def withdraw_confirm(quote: FeeQuote, code: str, address: str, memo: str | None = None) -> str:

@@ -189,13 +189,13 @@ async def amount_typed(
     try:
         amount = parse_usd(message.text)
     except InvalidAmount as exc:  # the step stays open
-        await message.answer(texts.withdraw_amount_refused(_error(exc)))
+        await message.answer(texts.withdraw_amount_refused(exc))
         return
     balance = await get_balance(session, user.id)
     if amount > balance.balance:
         # Early word only; WithdrawalService.request checks again under the balance lock.
         error = InsufficientFunds(balance=balance.balance, amount=amount)
-        await message.answer(texts.withdraw_amount_refused(_error(error)))
+        await message.answer(texts.withdraw_amount_refused(error))
         return
     data = {**await state.get_data(), AMOUNT: str(amount)}
     await _advance(message, state, data, deps)

@@ -341,22 +341,25 @@ async def test_check_status_of_someone_elses_payment_changes_nothing(
     assert "Available: $0.00" in await balance_text(tg, other)
 
 
+UNREADABLE = "That is not a number I can read."
+
+
 @pytest.mark.parametrize(
     ("amount", "error"),
     [
-        ("NaN", "Send the amount as a number"),
-        ("1e3", "Send the amount as a number"),
+        ("NaN", UNREADABLE),
+        ("1e3", UNREADABLE),
         ("-5", "The amount must be positive."),
         ("0.001", "Use at most 2 decimals."),
         ("0", "The amount must be more than zero."),
         ("9" * 40, "That is too long for an amount."),
-        ("99999999999", "That amount is too large"),
-        ("1", "The minimum is $5.00."),  # refused by core.deposits: the step opens again
-        ("20000", "The maximum is $10,000.00."),
-        ("$ 1 0", "Send the amount as a number"),
-        ("1,23,456", "Send the amount as a number"),
+        ("99999999999", "That amount is too large (at most $1,000,000,000.00)."),
+        ("1", "That is below the minimum."),  # refused by core.deposits: the step opens again
+        ("20000", "That is above the maximum."),
+        ("$ 1 0", UNREADABLE),
+        ("1,23,456", UNREADABLE),
         ("$-5", "The amount must be positive."),
-        ("1.000,00", "Send the amount as a number"),
+        ("1.000,00", UNREADABLE),
     ],
 )
 async def test_invalid_amounts_keep_the_amount_step(
@@ -365,8 +368,10 @@ async def test_invalid_amounts_keep_the_amount_step(
     user = next_telegram_id()
     await open_amount_step(tg, user, "BTC")
     reply = await say(tg, user, amount)
-    assert reply["text"].startswith(error)
-    assert "Send an amount in USD from $5.00 to $10,000.00" in reply["text"]
+    # What is wrong, once; what to send, once.
+    assert reply["text"] == (
+        f"{error}\nSend an amount in USD from $5.00 to $10,000.00, e.g. 25 or 12.50 — or /cancel."
+    )
     assert await state_of(app, user) == (DepositFlow.amount.state, {"currency": "BTC"})
     assert await deposits_of(flows_db, user) == []
     assert len(np) == 0
@@ -375,6 +380,20 @@ async def test_invalid_amounts_keep_the_amount_step(
     tg.send_text(user, "12.50")
     await tg.wait_for_message(user, contains="Send exactly", since=mark)
     assert [v.amount_usd for v in await deposits_of(flows_db, user)] == [D("12.50")]
+
+
+async def test_a_coins_own_minimum_replaces_the_general_one(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
+) -> None:
+    user = next_telegram_id()
+    await open_amount_step(tg, user, "ETH")  # the provider's minimum $5.00 + 10 % margin
+    reply = await say(tg, user, "5")
+    assert reply["text"] == (
+        "That is below the minimum for ETH.\nSend an amount in USD from $5.50 to $10,000.00,"
+        " e.g. 25 or 12.50 — or /cancel."
+    )
+    assert await state_of(app, user) == (DepositFlow.amount.state, {"currency": "ETH"})
+    assert await deposits_of(flows_db, user) == [] and len(np) == 0
 
 
 @pytest.mark.parametrize(

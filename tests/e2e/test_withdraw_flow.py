@@ -232,10 +232,10 @@ async def test_invalid_address_asks_only_for_the_address(
     assert reply["text"].endswith("Send the address again — or /cancel.")
     assert await state_of(app, user) == (WithdrawFlow.address.state, form)
 
-    reply = await say(tg, user, ETH)  # valid, for another network: named
-    assert reply["text"].startswith(
+    reply = await say(tg, user, ETH)  # valid, for another network: named, asked for once
+    assert reply["text"] == (
         "That is an address on Ethereum or another EVM chain, but this withdrawal is sent on"
-        " Tron. Send an address on Tron."
+        " Tron.\nSend an address on Tron — or /cancel."
     )
     reply = await say(tg, user, "<b>x</b> & y")  # user text never becomes markup
     assert "Send the address again" in reply["text"]
@@ -270,13 +270,14 @@ async def test_amount_refusals_keep_the_rest_of_the_form(
     user, user_id = await funded(flows_db, "40.00")
     await say(tg, user, "/withdraw")
     for typed, error in (
-        ("NaN", "Send the amount as a number"),
+        ("NaN", "That is not a number I can read."),
         ("-5", "The amount must be positive."),
         ("0.001", "Use at most 2 decimals."),
         ("50", "Not enough balance: you have $40.00."),
     ):
         reply = await say(tg, user, typed)
-        assert reply["text"].startswith(error)
+        # What is wrong, once; what to send, once.
+        assert reply["text"] == f"{error}\nSend the amount in USD, e.g. 25 or 12.50 — or /cancel."
         assert await state_of(app, user) == (WithdrawFlow.amount.state, {})
 
     # Below this coin's minimum: known once the coin is picked; the coin is kept.
@@ -310,7 +311,7 @@ async def test_amounts_with_thousands_separators(app: App, tg: FakeTelegram, flo
     user, user_id = await funded(flows_db, "2000.00")
     await say(tg, user, "/withdraw")
     reply = await say(tg, user, "1,23,456")  # wrong grouping: refused, nothing kept
-    assert reply["text"].startswith("Send the amount as a number")
+    assert reply["text"].startswith("That is not a number I can read.")
     assert await state_of(app, user) == (WithdrawFlow.amount.state, {})
     picker = await say(tg, user, "$1,500")
     assert picker["text"].startswith("Withdraw $1,500.00")

@@ -11,6 +11,7 @@ import pytest
 
 from bot import texts
 from core.db.models import WithdrawalStatus
+from core.errors import InvalidAddress, PaybotError, ProviderRefused, ProviderUnavailable
 from core.withdrawals import UserRef, WithdrawalView
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -168,3 +169,34 @@ def test_pushes_name_the_coin_as_the_invoice_does() -> None:
     assert "Coin: USDT (TRC20)" in sent
     for told in (waiting, paid, sent):
         assert "USDTTRC20" not in told
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        InvalidAddress("empty"),
+        InvalidAddress("testnet"),
+        InvalidAddress("burn_address"),
+        InvalidAddress("wrong_network", expected="trx", looks_like="eth"),
+        InvalidAddress("bad_checksum"),
+        InvalidAddress("memo_invalid"),
+    ],
+)
+def test_an_address_refusal_asks_once(exc: InvalidAddress) -> None:
+    told = texts.withdraw_address_refused(exc)
+    problem, ask = told.split("\n")
+    assert ask.endswith(" — or /cancel.") and "Send" not in problem
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ProviderRefused("below_minimum", currency="BTC"),
+        ProviderRefused("rejected"),
+        ProviderUnavailable("unreachable"),
+    ],
+)
+def test_a_provider_refusal_at_the_amount_step_asks_once(exc: PaybotError) -> None:
+    told = texts.deposit_try_again(exc)
+    assert "/cancel" in told.split("\n")[-1] and told.lower().count("send") <= 1
+    assert "again to retry" not in told
