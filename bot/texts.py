@@ -766,6 +766,26 @@ def withdraw_amount_refused(exc: PaybotError) -> str:
     return f"{_amount_problem(exc)}\nSend the amount in USD, e.g. 25 or 12.50 — or /cancel."
 
 
+def withdraw_kept(code: object, address: object) -> str:
+    """Under the amount question when an earlier answer stands (a refused amount is asked
+    again): the steps it skips are named, and how to change them."""
+    if not code:
+        return ""
+    kept = f"coin <b>{esc(coin_name(code))}</b>"
+    if address:
+        kept += f", address <code>{esc(address)}</code>"
+    return f"\n\nKept from before: {kept}. To change them, start again with /withdraw."
+
+
+def withdraw_coin_refused_amount(exc: PaybotError) -> str:
+    """A coin's quote refused the amount: its own limit, named with the coin."""
+    coin = exc.params.get("currency")
+    if exc.reason == "below_minimum" and coin:
+        minimum = _param(exc.params.get("minimum"))
+        return f"The minimum for {esc(coin_name(coin))} is {minimum}."
+    return error_text(exc.code, exc.reason, exc.params)
+
+
 def withdraw_pick_currency(amount: Decimal) -> str:
     return f"<b>Withdraw {format_usd(amount)}</b>\n\nWhich coin do you want to receive?"
 
