@@ -311,7 +311,14 @@ def _lines(*pairs: tuple[str, str | None]) -> list[str]:
 _REVIEW_NEXT = " Nothing is lost: an admin will review it and you will be told here how it ends."
 # Why a deposit ended as it did, where the status alone does not say.
 DEPOSIT_NOTES: Mapping[str, str] = {
-    "partial_hold": "Less than the invoice arrived." + _REVIEW_NEXT,
+    "partial_hold": (
+        "Less than the invoice arrived." + _REVIEW_NEXT + " Please don't send more to this"
+        " address meanwhile."
+    ),
+    "partial_credit": (
+        "Less than the invoice arrived; what arrived is credited. Please don't send the rest to"
+        " this address: to top up more, start a new deposit with /deposit."
+    ),
     "amount_unknown": "The provider did not say how much arrived." + _REVIEW_NEXT,
     "overpaid": (
         "We received more than the invoice asked for, so nothing is credited automatically."
@@ -333,6 +340,15 @@ DEPOSIT_NOTES: Mapping[str, str] = {
         "An admin reviewed it: nothing is credited. If you think that is wrong, contact support"
         " with the deposit id."
     ),
+}
+# What happens next where a status has no reason of its own.
+DEPOSIT_STATUS_NOTES: Mapping[str, str] = {
+    "expired": (
+        "Nothing was credited. Please don't pay to this address any more: to top up, start a new"
+        " deposit with /deposit. If you paid late, the money is reviewed by an admin when it"
+        " arrives and you will be told here."
+    ),
+    "failed": "Nothing was credited. To top up, start a new deposit with /deposit.",
 }
 _REVIEW_TITLES = {
     "review_credit": "✅ Deposit credited after review",
@@ -359,7 +375,7 @@ def deposit_status(payload: Mapping[str, Any]) -> str:
         title = "🔎 Deposit under review"  # "finished" alone would read as credited
     coin = esc(coin_name(payload.get("currency")))
     pay = _text(payload, "pay_amount")
-    paid = _text(payload, "actually_paid")
+    paid = _text(payload, "actually_paid") if _nonzero(payload.get("actually_paid")) else None
     address = _text(payload, "pay_address") if status == "waiting" else None
     body = _lines(
         ("Deposit", _text(payload, "internal_id")),
@@ -371,8 +387,16 @@ def deposit_status(payload: Mapping[str, Any]) -> str:
         ("Credited", _usd(payload, "credited_usd")),
         ("Balance", _usd(payload, "balance_usd")),
     )
-    note = [DEPOSIT_NOTES[reason]] if reason in DEPOSIT_NOTES else []
-    return "\n".join([f"<b>{title}</b>", "", *body, *note]).strip()
+    note = DEPOSIT_NOTES.get(reason) or DEPOSIT_STATUS_NOTES.get(status)
+    return "\n".join([f"<b>{title}</b>", "", *body, *([note] if note else [])]).strip()
+
+
+def _nonzero(raw: object) -> bool:
+    """Whether a paid amount is worth a line: a zero says nothing the title does not."""
+    try:
+        return to_decimal(raw) != 0
+    except InvalidAmount:
+        return raw is not None and raw != ""  # shown as the provider wrote it
 
 
 # Ended without sending: the whole held amount is back, nothing is on its way.

@@ -284,10 +284,16 @@ async def test_late_payment_through_check_status_and_the_friendly_limit(
     invoice = await deposit(tg, user, "BTC", "20")
     [view] = await deposits_of(flows_db, user)
     assert view.provider_payment_id is not None and view.pay_amount is not None
-    np.set_status(view.provider_payment_id, "expired")
+    np.set_status(view.provider_payment_id, "expired", actually_paid=D("0"))
     check = stored_check(view)
+    mark = tg.mark()
     answer = await press(tg, user, invoice["message_id"], check)
     assert "expired" in answer["text"]
+    # No "Paid: 0 BTC"; what happens next and what the user can do.
+    push = await tg.wait_for_message(user, contains="Deposit expired", since=mark)
+    assert "Paid" not in push["text"] and "Nothing was credited" in push["text"]
+    assert "start a new deposit with /deposit" in push["text"]
+    assert "If you paid late" in push["text"]
     # Money may still arrive within the provider's window: the button stays.
     assert tg.messages[user][invoice["message_id"]].callback_data() == [check]
 

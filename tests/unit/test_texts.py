@@ -200,3 +200,16 @@ def test_a_provider_refusal_at_the_amount_step_asks_once(exc: PaybotError) -> No
     told = texts.deposit_try_again(exc)
     assert "/cancel" in told.split("\n")[-1] and told.lower().count("send") <= 1
     assert "again to retry" not in told
+
+
+@pytest.mark.parametrize("paid", ["0", "0.00000000", 0])
+def test_no_zero_paid_line(paid: object) -> None:
+    base = {"internal_id": "PAY_1", "amount_usd": "10.00", "currency": "ETH"}
+    told = texts.deposit_status(
+        {**base, "status": "expired", "actually_paid": paid, "reason": "expired"}
+    )
+    assert "Paid" not in told and "/deposit" in told
+    partial = texts.deposit_status(
+        {**base, "status": "partially_paid", "actually_paid": "0.001", "reason": "partial_credit"}
+    )
+    assert "Paid: 0.001 ETH" in partial and "/deposit" in partial
