@@ -798,7 +798,8 @@ def withdraw_kept(code: object, address: object) -> str:
     kept = f"coin <b>{esc(coin_name(code))}</b>"
     if address:
         kept += f", address <code>{esc(address)}</code>"
-    return f"\n\nKept from before: {kept}. To change them, start again with /withdraw."
+    them = "them" if address else "it"
+    return f"\n\nKept from before: {kept}. To change {them}, start again with /withdraw."
 
 
 def withdraw_coin_refused_amount(exc: PaybotError) -> str:
