@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot import texts
-from core.db.models import WithdrawalStatus
+from core.currencies import SEED, split_code
+from core.db.models import Currency, WithdrawalStatus
 from core.errors import InvalidAddress, PaybotError, ProviderRefused, ProviderUnavailable
 from core.withdrawals import UserRef, WithdrawalView
 
@@ -213,3 +214,13 @@ def test_no_zero_paid_line(paid: object) -> None:
         {**base, "status": "partially_paid", "actually_paid": "0.001", "reason": "partial_credit"}
     )
     assert "Paid: 0.001 ETH" in partial and "/deposit" in partial
+
+
+@pytest.mark.parametrize(
+    ("code", "network"),
+    [*((c.code, c.network) for c in SEED), ("USDTBSC", "bsc"), ("TRX", "trx"), ("SOL", None)],
+)
+def test_the_coin_name_is_the_coin_lists_name(code: str, network: str | None) -> None:
+    # The coin buttons show Currency.display_name (token as the sync stores it): the same name.
+    token, _ = split_code(code, network)
+    assert texts.coin_name(code) == Currency(code=code, token=token).display_name
