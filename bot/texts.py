@@ -15,10 +15,10 @@ from html import escape, unescape
 from typing import Any
 
 from core.admin import AdjustmentPlan, AdjustmentResult, Person, Stats, StatusTotal, UserSummary
-from core.currencies import SyncResult
+from core.currencies import SyncResult, split_code
 from core.db.models import Currency, TxType
 from core.deposit_views import PaymentView, plain
-from core.errors import InvalidAddress, InvalidAmount
+from core.errors import InvalidAddress, InvalidAmount, PaybotError
 from core.fees import FeeQuote
 from core.ledger import Balance, HistoryPage
 from core.money import format_usd, to_decimal
@@ -31,6 +31,15 @@ def esc(value: object) -> str:
 
 def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def coin_name(code: object) -> str:
+    """The one name a user sees for a coin (plain text: escape it for HTML): 'USDT (TRC20)' for
+    a token on a network, 'BTC' for a native coin; the split the currency sync stores."""
+    ticker = str(code or "").strip().upper()
+    token, _ = split_code(ticker, None)
+    network = ticker[len(token) :]
+    return f"{token} ({network})" if network else token
 
 
 # --- commands (setMyCommands) -----------------------------------------------------------------
@@ -171,6 +180,7 @@ ERRORS: Mapping[str, str] = {
     "invalid_amount.negative": "The amount must be positive.",
     "invalid_amount.zero": "The amount must be more than zero.",
     "invalid_amount.too_many_decimals": "Use at most {places} decimals.",
+    "invalid_amount.ambiguous": "Is the comma a decimal point? Write the amount without it.",
     "invalid_amount.too_large": "That amount is too large (at most {maximum}).",
     "invalid_amount.below_minimum": "The minimum is {minimum}.",
     "invalid_amount.above_maximum": "The maximum is {maximum}.",
@@ -300,7 +310,14 @@ def _lines(*pairs: tuple[str, str | None]) -> list[str]:
 _REVIEW_NEXT = " Nothing is lost: an admin will review it and you will be told here how it ends."
 # Why a deposit ended as it did, where the status alone does not say.
 DEPOSIT_NOTES: Mapping[str, str] = {
-    "partial_hold": "Less than the invoice arrived." + _REVIEW_NEXT,
+    "partial_hold": (
+        "Less than the invoice arrived." + _REVIEW_NEXT + " Please don't send more to this"
+        " address meanwhile."
+    ),
+    "partial_credit": (
+        "Less than the invoice arrived; what arrived is credited. Please don't send the rest to"
+        " this address: to top up more, start a new deposit with /deposit."
+    ),
     "amount_unknown": "The provider did not say how much arrived." + _REVIEW_NEXT,
     "overpaid": (
         "We received more than the invoice asked for, so nothing is credited automatically."
@@ -322,6 +339,15 @@ DEPOSIT_NOTES: Mapping[str, str] = {
         "An admin reviewed it: nothing is credited. If you think that is wrong, contact support"
         " with the deposit id."
     ),
+}
+# What happens next where a status has no reason of its own.
+DEPOSIT_STATUS_NOTES: Mapping[str, str] = {
+    "expired": (
+        "Nothing was credited. Please don't pay to this address any more: to top up, start a new"
+        " deposit with /deposit. If you paid late, the money is reviewed by an admin when it"
+        " arrives and you will be told here."
+    ),
+    "failed": "Nothing was credited. To top up, start a new deposit with /deposit.",
 }
 _REVIEW_TITLES = {
     "review_credit": "✅ Deposit credited after review",
@@ -346,9 +372,9 @@ def deposit_status(payload: Mapping[str, Any]) -> str:
         and reason not in _REVIEW_TITLES
     ):
         title = "🔎 Deposit under review"  # "finished" alone would read as credited
-    coin = _text(payload, "currency") or ""
+    coin = esc(coin_name(payload.get("currency")))
     pay = _text(payload, "pay_amount")
-    paid = _text(payload, "actually_paid")
+    paid = _text(payload, "actually_paid") if _nonzero(payload.get("actually_paid")) else None
     address = _text(payload, "pay_address") if status == "waiting" else None
     body = _lines(
         ("Deposit", _text(payload, "internal_id")),
@@ -360,19 +386,33 @@ def deposit_status(payload: Mapping[str, Any]) -> str:
         ("Credited", _usd(payload, "credited_usd")),
         ("Balance", _usd(payload, "balance_usd")),
     )
-    note = [DEPOSIT_NOTES[reason]] if reason in DEPOSIT_NOTES else []
-    return "\n".join([f"<b>{title}</b>", "", *body, *note]).strip()
+    note = DEPOSIT_NOTES.get(reason) or DEPOSIT_STATUS_NOTES.get(status)
+    return "\n".join([f"<b>{title}</b>", "", *body, *([note] if note else [])]).strip()
+
+
+def _nonzero(raw: object) -> bool:
+    """Whether a paid amount is worth a line: a zero says nothing the title does not."""
+    try:
+        return to_decimal(raw) != 0
+    except InvalidAmount:
+        return raw is not None and raw != ""  # shown as the provider wrote it
+
+
+# Ended without sending: the whole held amount is back, nothing is on its way.
+_WITHDRAWAL_RETURNED = frozenset({"rejected", "cancelled"})
 
 
 def withdrawal_status(payload: Mapping[str, Any]) -> str:
     status = str(payload.get("status") or "")
     title = WITHDRAWAL_STATUS.get(status, f"Withdrawal status: {esc(status or 'unknown')}")
     tx_hash = _text(payload, "tx_hash")
+    returned = status in _WITHDRAWAL_RETURNED
+    final = None if returned else _usd(payload, "final_amount_usd")
     body = _lines(
         ("Withdrawal", _text(payload, "internal_id")),
-        ("Amount", _usd(payload, "amount_usd")),
-        ("You receive", _usd(payload, "final_amount_usd")),
-        ("Currency", _text(payload, "currency")),
+        ("Returned to your balance" if returned else "Amount", _usd(payload, "amount_usd")),
+        ("Sent to you" if status == "completed" else "You receive", final),
+        ("Coin", esc(coin_name(payload["currency"])) if payload.get("currency") else None),
         ("Transaction", f"<code>{tx_hash}</code>" if tx_hash else None),
         ("Reason", _text(payload, "reason") if status == "rejected" else None),
     )
@@ -550,6 +590,21 @@ def _usd_range(minimum: Decimal, maximum: Decimal) -> str:
     return f"from {format_usd(minimum)} to {format_usd(maximum)}"
 
 
+# What is wrong with a typed amount, where ERRORS also says what to send: a refusal in a flow
+# names the problem once and the instruction once.
+_AMOUNT_PROBLEMS: Mapping[str, str] = {
+    "invalid_amount": "That amount doesn't look right.",
+    "invalid_amount.empty": "There is no amount in that.",
+    "invalid_amount.not_a_number": "That is not a number I can read.",
+    "invalid_amount.too_long": "That is too long for an amount.",
+}
+
+
+def _amount_problem(exc: PaybotError) -> str:
+    problem = _AMOUNT_PROBLEMS.get(f"{exc.code}.{exc.reason}")
+    return problem or error_text(exc.code, exc.reason, exc.params)
+
+
 # Deposits
 
 DEPOSIT_PICK_CURRENCY = "<b>Deposit</b>\n\nWhich coin will you pay with?"
@@ -562,23 +617,37 @@ DEPOSIT_MEMO_WARNING = (
 )
 
 
-def deposit_ask_amount(currency_name: str, minimum: Decimal, maximum: Decimal) -> str:
+def deposit_ask_amount(code: str, minimum: Decimal, maximum: Decimal) -> str:
     return (
-        f"<b>Deposit with {esc(currency_name)}</b>\n\n"
+        f"<b>Deposit with {esc(coin_name(code))}</b>\n\n"
         f"How much do you want to deposit, in USD ({_usd_range(minimum, maximum)})?\n"
         "Tap an amount or send your own, e.g. 25 or 12.50."
     )
 
 
-def deposit_amount_refused(error: str, minimum: Decimal, maximum: Decimal) -> str:
+def deposit_amount_refused(exc: InvalidAmount, minimum: Decimal, maximum: Decimal) -> str:
+    """The range said once: a coin's own minimum (from core) replaces the general one."""
+    problem = _amount_problem(exc)
+    coin_minimum = exc.params.get("minimum")
+    if exc.reason == "below_minimum" and isinstance(coin_minimum, Decimal):
+        coin = exc.params.get("currency")
+        problem = f"That is below the minimum{f' for {esc(coin_name(coin))}' if coin else ''}."
+        minimum = max(minimum, coin_minimum)
+    elif exc.reason == "above_maximum":
+        problem = "That is above the maximum."
     return (
-        f"{error}\nSend an amount in USD {_usd_range(minimum, maximum)}, e.g. 25 or 12.50"
+        f"{problem}\nSend an amount in USD {_usd_range(minimum, maximum)}, e.g. 25 or 12.50"
         " — or /cancel."
     )
 
 
-def deposit_try_again(error: str) -> str:
-    return f"{error}\nSend the amount again to retry — or /cancel."
+def deposit_try_again(exc: PaybotError) -> str:
+    if exc.code == "provider_unavailable":
+        return (
+            "The payment provider is not reachable right now. Send the amount again in a minute"
+            " — or /cancel."
+        )
+    return f"{error_text(exc.code, exc.reason, exc.params)}\nOr /cancel to stop."
 
 
 def deposit_create_pending(internal_id: object) -> str:
@@ -591,7 +660,7 @@ def deposit_create_pending(internal_id: object) -> str:
 
 
 def deposit_invoice(view: PaymentView) -> str:
-    coin = esc(view.currency_name)
+    coin = esc(coin_name(view.currency))
     amount = plain(view.pay_amount) if view.pay_amount is not None else "?"
     lines = [
         f"<b>Deposit {esc(view.internal_id)}</b>",
@@ -634,7 +703,8 @@ def _deposit_state(view: PaymentView) -> str:
     label = DEPOSIT_STATUS_SHORT.get(view.status, view.status)
     credited = view.credited_usd
     if view.status == "partially_paid":
-        paid = f"{plain(view.actually_paid)} {view.currency_name}" if view.actually_paid else "?"
+        coin = coin_name(view.currency)
+        paid = f"{plain(view.actually_paid)} {coin}" if view.actually_paid else "?"
         if credited is None:
             return f"{label}: {paid} arrived, an admin is reviewing it"
         return f"{label}: {paid} arrived, {format_usd(credited)} credited"
@@ -657,14 +727,14 @@ def deposits_list(views: Sequence[PaymentView]) -> str:
     for view in views:
         lines += [
             "",
-            f"<b>{format_usd(view.amount_usd)}</b> in {esc(view.currency_name)}"
+            f"<b>{format_usd(view.amount_usd)}</b> in {esc(coin_name(view.currency))}"
             f" · {esc(_deposit_state(view))}",
             f"{esc(view.internal_id)} · {when(view.created_at)}",
         ]
         if view.status == "waiting" and view.pay_address and view.pay_amount is not None:
             # Where to pay, again: the invoice message may be gone.
             lines.append(
-                f"Send <code>{esc(plain(view.pay_amount))}</code> {esc(view.currency_name)}"
+                f"Send <code>{esc(plain(view.pay_amount))}</code> {esc(coin_name(view.currency))}"
                 f" to <code>{esc(view.pay_address)}</code>"
                 + (f", memo <code>{esc(view.memo)}</code>" if view.memo else "")
                 + (f", before {when(view.expires_at)}" if view.expires_at else "")
@@ -715,56 +785,81 @@ def withdraw_ask_amount(balance: Decimal) -> str:
     )
 
 
-def withdraw_amount_refused(error: str) -> str:
-    return f"{error}\nSend the amount in USD, e.g. 25 or 12.50 — or /cancel."
+def withdraw_amount_refused(exc: PaybotError) -> str:
+    return f"{_amount_problem(exc)}\nSend the amount in USD, e.g. 25 or 12.50 — or /cancel."
+
+
+def withdraw_kept(code: object, address: object) -> str:
+    """Under the amount question when an earlier answer stands (a refused amount is asked
+    again): the steps it skips are named, and how to change them."""
+    if not code:
+        return ""
+    kept = f"coin <b>{esc(coin_name(code))}</b>"
+    if address:
+        kept += f", address <code>{esc(address)}</code>"
+    them = "them" if address else "it"
+    return f"\n\nKept from before: {kept}. To change {them}, start again with /withdraw."
+
+
+def withdraw_coin_refused_amount(exc: PaybotError) -> str:
+    """A coin's quote refused the amount: its own limit, named with the coin."""
+    coin = exc.params.get("currency")
+    if exc.reason == "below_minimum" and coin:
+        minimum = _param(exc.params.get("minimum"))
+        return f"The minimum for {esc(coin_name(coin))} is {minimum}."
+    return error_text(exc.code, exc.reason, exc.params)
 
 
 def withdraw_pick_currency(amount: Decimal) -> str:
     return f"<b>Withdraw {format_usd(amount)}</b>\n\nWhich coin do you want to receive?"
 
 
-def withdraw_ask_address(currency_name: str) -> str:
+def withdraw_ask_address(code: str) -> str:
     return (
-        f"Send your <b>{esc(currency_name)}</b> address.\n"
+        f"Send your <b>{esc(coin_name(code))}</b> address.\n"
         "Check it twice: a transfer to a wrong address cannot be undone."
     )
 
 
-def withdraw_ask_memo(currency_name: str) -> str:
+def withdraw_ask_memo(code: str) -> str:
     return (
-        f"{esc(currency_name)} needs a <b>memo / destination tag</b>. Send the one your wallet or"
-        " exchange gave you for this address."
+        f"{esc(coin_name(code))} needs a <b>memo / destination tag</b>. Send the one your wallet"
+        " or exchange gave you for this address."
     )
 
 
 _MEMO_REASONS = frozenset({"memo_required", "memo_invalid"})
 
 
+# (what is wrong, what to send) where ERRORS says both in one text.
+_ADDRESS_PROBLEMS: Mapping[str, tuple[str, str]] = {
+    "empty": ("There is no address in that.", "Send the address"),
+    "testnet": ("That is a testnet address.", "Send a mainnet address"),
+    "burn_address": ("That address can't receive funds.", "Send your own address"),
+}
+
+
 def withdraw_address_refused(exc: InvalidAddress) -> str:
-    """Which network an address belongs to is named; the user is asked for that field again."""
+    """Which network an address belongs to is named; the user is asked for that field again,
+    once."""
+    field = "memo / tag" if exc.reason in _MEMO_REASONS else "address"
+    problem, ask = _ADDRESS_PROBLEMS.get(exc.reason, ("", f"Send the {field} again"))
     if exc.reason == "wrong_network":
         expected = network_name(exc.params.get("expected") or exc.params.get("network", ""))
         looks_like = network_name(exc.params.get("looks_like", ""), family=True)
-        error = (
-            f"That is an address on {looks_like}, but this withdrawal is sent on {expected}."
-            f" Send an address on {expected}."
-        )
-    else:
-        error = error_text(exc.code, exc.reason, exc.params)
-    field = "memo / tag" if exc.reason in _MEMO_REASONS else "address"
-    return f"{error}\nSend the {field} again — or /cancel."
+        problem = f"That is an address on {looks_like}, but this withdrawal is sent on {expected}."
+        ask = f"Send an address on {expected}"
+    return f"{problem or error_text(exc.code, exc.reason, exc.params)}\n{ask} — or /cancel."
 
 
-def withdraw_confirm(
-    quote: FeeQuote, currency_name: str, address: str, memo: str | None = None
-) -> str:
+def withdraw_confirm(quote: FeeQuote, code: str, address: str, memo: str | None = None) -> str:
     lines = [
         "<b>Please confirm your withdrawal</b>",
         "",
         f"Amount: {format_usd(quote.amount)}",
         f"Network fee: {format_usd(quote.network_fee)}",
         f"Service fee: {format_usd(quote.service_fee)}",
-        f"You receive: <b>{format_usd(quote.final_amount)}</b> in {esc(currency_name)}",
+        f"You receive: <b>{format_usd(quote.final_amount)}</b> in {esc(coin_name(code))}",
         f"To address: <code>{esc(address)}</code>",
     ]
     if memo:
@@ -781,7 +876,7 @@ def withdraw_requested(view: WithdrawalView) -> str:
     return (
         f"<b>✅ Withdrawal requested</b> · {esc(view.internal_id)}\n\n"
         f"{format_usd(view.amount)} is held from your balance. You receive"
-        f" {format_usd(view.final_amount)} in {esc(view.currency_code)} at"
+        f" {format_usd(view.final_amount)} in {esc(coin_name(view.currency_code))} at"
         f" <code>{esc(view.wallet_address)}</code> once an admin approves and sends it."
         " I'll message you here at every step.\n\n"
         "While it is pending you can cancel it: /withdrawals"
@@ -793,8 +888,8 @@ WITHDRAWAL_STATUS_SHORT: Mapping[str, str] = {
     "approved": "👍 approved",
     "processing": "🔄 being sent",
     "completed": "✅ sent",
-    "rejected": "❌ rejected, refunded",
-    "cancelled": "↩️ cancelled, refunded",
+    "rejected": "❌ rejected, back on your balance",
+    "cancelled": "↩️ cancelled, back on your balance",
 }
 WITHDRAWALS_EMPTY = "No withdrawals yet. Use /withdraw to send funds to your wallet."
 
@@ -803,10 +898,12 @@ def withdrawals_list(views: Sequence[WithdrawalView]) -> str:
     lines = ["<b>Your withdrawals</b> (newest first)"]
     for view in views:
         status = WITHDRAWAL_STATUS_SHORT.get(view.status, view.status)
+        # A rejected or cancelled one sends nothing: no "→ what you receive".
+        sent = "" if view.status in _WITHDRAWAL_RETURNED else f" → {format_usd(view.final_amount)}"
         lines += [
             "",
-            f"<b>{format_usd(view.amount)}</b> → {format_usd(view.final_amount)}"
-            f" in {esc(view.currency_code)} · {esc(status)}",
+            f"<b>{format_usd(view.amount)}</b>{sent} in {esc(coin_name(view.currency_code))}"
+            f" · {esc(status)}",
             f"{esc(view.internal_id)} · {when(view.created_at)}",
             f"To: <code>{esc(view.wallet_address)}</code>",
         ]

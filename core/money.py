@@ -6,7 +6,8 @@ Rules:
 - Rounding is explicit and always in the house's disfavour where it matters:
   credits to a user round DOWN (``round_credit``), fees charged to a user round UP (``round_fee``).
 - User input is matched against an ASCII pattern *before* ``Decimal`` sees it, so NaN, Infinity,
-  exponents, ``1_000``, non-ASCII digits and absurd lengths never become numbers.
+  exponents, ``1_000``, non-ASCII digits and absurd lengths never become numbers. What the bot
+  writes (``$1,234.50``) reads back; a lone decimal comma (``1,5``) stays 1.50, never 15.
 """
 
 from __future__ import annotations
@@ -24,9 +25,15 @@ MAX_CRYPTO_PLACES = 18
 MAX_USD = Decimal("1000000000")
 MAX_INPUT_LENGTH = 32
 
-# Digits, one optional '.' or ',' decimal separator, nothing else. ASCII only: str.isdigit() and
-# Decimal() both accept Arabic-Indic and other digits, this pattern does not.
-_AMOUNT_RE = re.compile(r"(?P<sign>[+-]?)(?P<int>[0-9]+)(?:[.,](?P<frac>[0-9]+))?")
+# ASCII only: str.isdigit() and Decimal() both accept Arabic-Indic and other digits, these
+# patterns do not. Plain digits with one optional '.' or ',' decimal separator ('12.50', '12,5')...
+_PLAIN_RE = re.compile(r"(?P<int>[0-9]+)(?:[.,](?P<frac>[0-9]+))?")
+# ... or digits grouped in threes by commas, as format_usd writes them, with a '.' decimal
+# separator only ('10,000', '1,234.50'). '1,23,456' and '1.234,50' match neither.
+_GROUPED_RE = re.compile(r"(?P<int>[1-9][0-9]{0,2}(?:,[0-9]{3})+)(?:\.(?P<frac>[0-9]+))?")
+# A sign and a '$' in either order before the number ('-$5', '$-5', '$ 25'), or a '$' after it
+# ('25$'); one '$' at most.
+_DOLLAR_RE = re.compile(r"(?P<sign>[+-]?)(?:\$\s*)?(?P<sign2>[+-]?)(?P<body>[0-9.,]+)(?:\s*\$)?")
 # Machine-written numbers (provider JSON strings) may use an exponent; still ASCII only.
 _MACHINE_RE = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
@@ -58,26 +65,42 @@ def parse_amount(
     if not isinstance(text, str):
         raise InvalidAmount("not_text")
     raw = text.strip()
-    if raw.startswith("$"):
-        raw = raw[1:].lstrip()
-    if not raw:
+    if raw in ("", "$"):
         raise InvalidAmount("empty")
     if len(raw) > MAX_INPUT_LENGTH:
         raise InvalidAmount("too_long")
-    match = _AMOUNT_RE.fullmatch(raw)
-    if match is None:
+    outer = _DOLLAR_RE.fullmatch(raw)
+    if outer is None or (outer["sign"] and outer["sign2"]) or raw.count("$") > 1:
         raise InvalidAmount("not_a_number")
-    if match["sign"] == "-" and not allow_negative:
+    sign = outer["sign"] or outer["sign2"]
+    integer, frac = _split_number(outer["body"], places)
+    if sign == "-" and not allow_negative:
         raise InvalidAmount("negative")
-    frac = match["frac"] or ""
     if len(frac) > places:
         raise InvalidAmount("too_many_decimals", places=places)
-    value = Decimal(f"{match['sign']}{match['int']}.{frac or '0'}")
+    value = Decimal(f"{sign}{integer}.{frac or '0'}")
     if maximum is not None and abs(value) > maximum:
         raise InvalidAmount("too_large", maximum=maximum)
     if value == 0 and not allow_zero:
         raise InvalidAmount("zero")
     return _quantize(value, places, ROUND_HALF_UP)
+
+
+def _split_number(body: str, places: int) -> tuple[str, str]:
+    """(integer digits, decimal digits) of an unsigned number a person typed.
+
+    '1,234' reads as 1234 only where a 3-decimal reading cannot be meant (USD has 2): for an
+    amount with more places it could be 1.234, so it is refused as ambiguous, never guessed.
+    """
+    grouped = _GROUPED_RE.fullmatch(body)
+    plain = _PLAIN_RE.fullmatch(body)
+    if grouped is not None:
+        if plain is not None and places >= 3:  # '1,234': 1234 or 1.234
+            raise InvalidAmount("ambiguous")
+        return grouped["int"].replace(",", ""), grouped["frac"] or ""
+    if plain is not None:
+        return plain["int"], plain["frac"] or ""
+    raise InvalidAmount("not_a_number")
 
 
 def parse_usd(text: str, *, allow_negative: bool = False) -> Decimal:

@@ -118,7 +118,7 @@ async def currency_chosen(
     await show(
         callback,
         texts.deposit_ask_amount(
-            currency.display_name, payments.min_deposit_usd, payments.max_deposit_usd
+            currency.code, payments.min_deposit_usd, payments.max_deposit_usd
         ),
         keyboards.deposit_presets(currency.code, payments.deposit_presets_usd),
     )
@@ -232,16 +232,12 @@ async def _refused(
     if isinstance(exc, InvalidAmount):
         await bot.send_message(chat_id, _amount_refused(exc, settings))
     else:
-        await bot.send_message(chat_id, texts.deposit_try_again(error))
+        await bot.send_message(chat_id, texts.deposit_try_again(exc))
 
 
 def _amount_refused(exc: InvalidAmount, settings: Settings) -> str:
     payments = settings.payments
-    return texts.deposit_amount_refused(
-        texts.error_text(exc.code, exc.reason, exc.params),
-        payments.min_deposit_usd,
-        payments.max_deposit_usd,
-    )
+    return texts.deposit_amount_refused(exc, payments.min_deposit_usd, payments.max_deposit_usd)
 
 
 async def send_as_text(message: Message) -> None:

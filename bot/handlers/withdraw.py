@@ -4,7 +4,9 @@ the fees from WithdrawalService.quote → Confirm / Cancel → WithdrawalService
 The flow is a small form kept in the FSM data (amount, currency, address, memo). After every
 answer ``_advance`` asks for the first field still missing; a refusal from core removes only the
 field it is about (a bad address keeps amount and coin, a too-small amount keeps the rest), so
-the user fixes that one field and is brought back to the confirmation. Confirm is double-tap safe
+the user fixes that one field and is brought back to the confirmation; the amount question then
+names what is kept. Limits every coin shares (the lowest minimum, the maximum) are checked at the
+amount step, a coin's own higher minimum once it is picked. Confirm is double-tap safe
 twice over: the step is claimed before core is called, and the request key names the
 confirmation message, so core returns the first request for a repeat.
 """
@@ -61,6 +63,7 @@ from core.errors import (
 from core.ledger import get_balance
 from core.money import parse_usd
 from core.withdrawals import WithdrawalService
+from core.withdrawals.request import rules_for
 
 # The form's fields in the FSM data (strings only, so any storage can keep them).
 AMOUNT = "amount"
@@ -109,7 +112,9 @@ async def _advance(
     if AMOUNT not in data:
         balance = await get_balance(deps.session, deps.user.id)
         await reopen(state, WithdrawFlow.amount, data)
-        await show(target, prefix + texts.withdraw_ask_amount(balance.balance))
+        # Say what is kept: the next amount skips the steps already answered.
+        kept = texts.withdraw_kept(data.get(CURRENCY), data.get(ADDRESS))
+        await show(target, prefix + texts.withdraw_ask_amount(balance.balance) + kept)
         return
     amount = Decimal(data[AMOUNT])
     if CURRENCY not in data:
@@ -129,22 +134,23 @@ async def _advance(
         await _advance(target, state, data, deps, notice=_error(exc))
         return
     except InvalidAmount as exc:  # below this coin's minimum, fees eat it, above the maximum
-        await _advance(target, state, _without(data, AMOUNT), deps, notice=_error(exc))
+        notice = texts.withdraw_coin_refused_amount(exc)
+        await _advance(target, state, _without(data, AMOUNT), deps, notice=notice)
         return
     if ADDRESS not in data:
         await reopen(state, WithdrawFlow.address, data)
-        await show(target, prefix + texts.withdraw_ask_address(currency.display_name))
+        await show(target, prefix + texts.withdraw_ask_address(currency.code))
         return
     if currency.needs_memo and not data.get(MEMO):
         await reopen(state, WithdrawFlow.memo, data)
-        await show(target, prefix + texts.withdraw_ask_memo(currency.display_name))
+        await show(target, prefix + texts.withdraw_ask_memo(currency.code))
         return
     # Always a new message: its id makes the request key, so no two confirmations share one.
     if isinstance(target, CallbackQuery) and isinstance(target.message, Message):
         await drop_keyboard(target.message)
     chat_id = target.chat.id if isinstance(target, Message) else target.from_user.id
     memo = data.get(MEMO) if currency.needs_memo else None
-    text = texts.withdraw_confirm(quote, currency.display_name, data[ADDRESS], memo)
+    text = texts.withdraw_confirm(quote, currency.code, data[ADDRESS], memo)
     sent = await deps.bot.send_message(
         chat_id, prefix + text, reply_markup=keyboards.withdraw_confirm()
     )
@@ -189,16 +195,39 @@ async def amount_typed(
     try:
         amount = parse_usd(message.text)
     except InvalidAmount as exc:  # the step stays open
-        await message.answer(texts.withdraw_amount_refused(_error(exc)))
+        await message.answer(texts.withdraw_amount_refused(exc))
         return
+    data = await state.get_data()
     balance = await get_balance(session, user.id)
-    if amount > balance.balance:
+    error: PaybotError | None = None
+    if CURRENCY not in data:  # a kept coin's own limits are checked by its quote in _advance
+        error = await _general_limits(session, settings, amount)
+    if error is None and amount > balance.balance:
         # Early word only; WithdrawalService.request checks again under the balance lock.
         error = InsufficientFunds(balance=balance.balance, amount=amount)
-        await message.answer(texts.withdraw_amount_refused(_error(error)))
+    if error is not None:
+        await message.answer(texts.withdraw_amount_refused(error))
         return
-    data = {**await state.get_data(), AMOUNT: str(amount)}
+    data = {**data, AMOUNT: str(amount)}
     await _advance(message, state, data, deps)
+
+
+async def _general_limits(
+    session: AsyncSession, settings: Settings, amount: Decimal
+) -> InvalidAmount | None:
+    """Refused by every coin, so refused before a coin is picked: below the lowest minimum of
+    the active coins, or above the maximum. A coin's higher minimum is its quote's to say."""
+    payments = settings.payments
+    coins = await currencies.list_active(session)
+    minimum = min(
+        (rules_for(payments, coin).minimum for coin in coins),
+        default=payments.min_withdrawal_usd,
+    )
+    if amount < minimum:
+        return InvalidAmount("below_minimum", minimum=minimum)
+    if amount > payments.max_withdrawal_usd:
+        return InvalidAmount("above_maximum", maximum=payments.max_withdrawal_usd)
+    return None
 
 
 # --- step 2: the coin --------------------------------------------------------------------------

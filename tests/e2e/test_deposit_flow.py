@@ -284,10 +284,16 @@ async def test_late_payment_through_check_status_and_the_friendly_limit(
     invoice = await deposit(tg, user, "BTC", "20")
     [view] = await deposits_of(flows_db, user)
     assert view.provider_payment_id is not None and view.pay_amount is not None
-    np.set_status(view.provider_payment_id, "expired")
+    np.set_status(view.provider_payment_id, "expired", actually_paid=D("0"))
     check = stored_check(view)
+    mark = tg.mark()
     answer = await press(tg, user, invoice["message_id"], check)
     assert "expired" in answer["text"]
+    # No "Paid: 0 BTC"; what happens next and what the user can do.
+    push = await tg.wait_for_message(user, contains="Deposit expired", since=mark)
+    assert "Paid" not in push["text"] and "Nothing was credited" in push["text"]
+    assert "start a new deposit with /deposit" in push["text"]
+    assert "If you paid late" in push["text"]
     # Money may still arrive within the provider's window: the button stays.
     assert tg.messages[user][invoice["message_id"]].callback_data() == [check]
 
@@ -341,19 +347,25 @@ async def test_check_status_of_someone_elses_payment_changes_nothing(
     assert "Available: $0.00" in await balance_text(tg, other)
 
 
+UNREADABLE = "That is not a number I can read."
+
+
 @pytest.mark.parametrize(
     ("amount", "error"),
     [
-        ("NaN", "Send the amount as a number"),
-        ("1e3", "Send the amount as a number"),
+        ("NaN", UNREADABLE),
+        ("1e3", UNREADABLE),
         ("-5", "The amount must be positive."),
         ("0.001", "Use at most 2 decimals."),
         ("0", "The amount must be more than zero."),
         ("9" * 40, "That is too long for an amount."),
-        ("99999999999", "That amount is too large"),
-        ("1", "The minimum is $5.00."),  # refused by core.deposits: the step opens again
-        ("20000", "The maximum is $10,000.00."),
-        ("$ 1 0", "Send the amount as a number"),
+        ("99999999999", "That amount is too large (at most $1,000,000,000.00)."),
+        ("1", "That is below the minimum."),  # refused by core.deposits: the step opens again
+        ("20000", "That is above the maximum."),
+        ("$ 1 0", UNREADABLE),
+        ("1,23,456", UNREADABLE),
+        ("$-5", "The amount must be positive."),
+        ("1.000,00", UNREADABLE),
     ],
 )
 async def test_invalid_amounts_keep_the_amount_step(
@@ -362,8 +374,10 @@ async def test_invalid_amounts_keep_the_amount_step(
     user = next_telegram_id()
     await open_amount_step(tg, user, "BTC")
     reply = await say(tg, user, amount)
-    assert reply["text"].startswith(error)
-    assert "Send an amount in USD from $5.00 to $10,000.00" in reply["text"]
+    # What is wrong, once; what to send, once.
+    assert reply["text"] == (
+        f"{error}\nSend an amount in USD from $5.00 to $10,000.00, e.g. 25 or 12.50 — or /cancel."
+    )
     assert await state_of(app, user) == (DepositFlow.amount.state, {"currency": "BTC"})
     assert await deposits_of(flows_db, user) == []
     assert len(np) == 0
@@ -372,6 +386,34 @@ async def test_invalid_amounts_keep_the_amount_step(
     tg.send_text(user, "12.50")
     await tg.wait_for_message(user, contains="Send exactly", since=mark)
     assert [v.amount_usd for v in await deposits_of(flows_db, user)] == [D("12.50")]
+
+
+async def test_a_coins_own_minimum_replaces_the_general_one(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
+) -> None:
+    user = next_telegram_id()
+    await open_amount_step(tg, user, "ETH")  # the provider's minimum $5.00 + 10 % margin
+    reply = await say(tg, user, "5")
+    assert reply["text"] == (
+        "That is below the minimum for ETH.\nSend an amount in USD from $5.50 to $10,000.00,"
+        " e.g. 25 or 12.50 — or /cancel."
+    )
+    assert await state_of(app, user) == (DepositFlow.amount.state, {"currency": "ETH"})
+    assert await deposits_of(flows_db, user) == [] and len(np) == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"),
+    [("$1,234.50", "1,234.50"), ("1,000", "1,000.00"), ("25$", "25.00"), ("7,5", "7.50")],
+)
+async def test_amounts_as_the_bot_writes_them_are_understood(
+    app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db, typed: str, amount: str
+) -> None:
+    user = next_telegram_id()
+    invoice = await deposit(tg, user, "BTC", typed)
+    assert f"Amount: ${amount}\n" in invoice["caption"]
+    amount = amount.replace(",", "")
+    assert [v.amount_usd for v in await deposits_of(flows_db, user)] == [D(amount)]
 
 
 async def test_presets_are_taken_once_and_never_after_cancel(
@@ -433,8 +475,8 @@ async def test_long_text_goes_in_its_own_message(app: App, tg: FakeTelegram, flo
         provider_status="waiting",
         amount_usd=D("10.00"),
         credited_usd=None,
-        currency="XRP",
-        currency_name="X" * 400,
+        currency="X" * 400,  # the name shown is made from the code
+        currency_name="XRP",
         needs_memo=True,
         pay_amount=D("19.23"),
         actually_paid=None,

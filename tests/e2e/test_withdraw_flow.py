@@ -40,14 +40,15 @@ ETH = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 XRP = "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh"
 BTC = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
 
-# Default fees (core.config): network $1.00, service 1 %, minimum $10.00.
+# Default fees (core.config): network $1.00, service 1 %, minimum $10.00; ETH's own is $12.00.
 COINS = text(
     """
-    INSERT INTO currencies (code, name, token, network, decimal_places, needs_memo, sort_order)
-    VALUES ('BTC', 'Bitcoin', 'BTC', 'btc', 8, false, 10),
-           ('ETH', 'Ethereum', 'ETH', 'eth', 18, false, 20),
-           ('USDTTRC20', 'Tether USD (TRC20)', 'USDT', 'trx', 6, false, 30),
-           ('XRP', 'Ripple', 'XRP', 'xrp', 6, true, 70)
+    INSERT INTO currencies (code, name, token, network, decimal_places, needs_memo, sort_order,
+                            min_withdrawal_usd)
+    VALUES ('BTC', 'Bitcoin', 'BTC', 'btc', 8, false, 10, NULL),
+           ('ETH', 'Ethereum', 'ETH', 'eth', 18, false, 20, 12.00),
+           ('USDTTRC20', 'Tether USD (TRC20)', 'USDT', 'trx', 6, false, 30, NULL),
+           ('XRP', 'Ripple', 'XRP', 'xrp', 6, true, 70, NULL)
     """
 )
 CONFIRM = WithdrawConfirmCallback(action=ConfirmAction.CONFIRM).pack()
@@ -198,6 +199,7 @@ async def test_withdraw_happy_path(app: App, tg: FakeTelegram, flows_db: Db) -> 
 
     done = await confirm(tg, user, confirmation)
     assert done.text is not None and done.text.startswith("✅ Withdrawal requested")
+    assert "You receive $23.75 in USDT (TRC20) at" in done.text and "USDTTRC20" not in done.text
     assert done.callback_data() == []
     [row] = await withdrawals_of(flows_db, user_id)
     assert (row.status, row.amount_usd, row.final_amount_usd) == (
@@ -231,10 +233,10 @@ async def test_invalid_address_asks_only_for_the_address(
     assert reply["text"].endswith("Send the address again — or /cancel.")
     assert await state_of(app, user) == (WithdrawFlow.address.state, form)
 
-    reply = await say(tg, user, ETH)  # valid, for another network: named
-    assert reply["text"].startswith(
+    reply = await say(tg, user, ETH)  # valid, for another network: named, asked for once
+    assert reply["text"] == (
         "That is an address on Ethereum or another EVM chain, but this withdrawal is sent on"
-        " Tron. Send an address on Tron."
+        " Tron.\nSend an address on Tron — or /cancel."
     )
     reply = await say(tg, user, "<b>x</b> & y")  # user text never becomes markup
     assert "Send the address again" in reply["text"]
@@ -269,24 +271,32 @@ async def test_amount_refusals_keep_the_rest_of_the_form(
     user, user_id = await funded(flows_db, "40.00")
     await say(tg, user, "/withdraw")
     for typed, error in (
-        ("NaN", "Send the amount as a number"),
+        ("NaN", "That is not a number I can read."),
         ("-5", "The amount must be positive."),
         ("0.001", "Use at most 2 decimals."),
+        # Below every coin's minimum, above the maximum: refused before a coin is picked.
+        ("9.99", "The minimum is $10.00."),
+        ("10000.01", "The maximum is $10,000.00."),
         ("50", "Not enough balance: you have $40.00."),
     ):
         reply = await say(tg, user, typed)
-        assert reply["text"].startswith(error)
+        # What is wrong, once; what to send, once.
+        assert reply["text"] == f"{error}\nSend the amount in USD, e.g. 25 or 12.50 — or /cancel."
         assert await state_of(app, user) == (WithdrawFlow.amount.state, {})
 
-    # Below this coin's minimum: known once the coin is picked; the coin is kept.
-    picker = await say(tg, user, "5")
-    asked = await pick(tg, user, picker, "USDTTRC20")
-    assert asked.text is not None and asked.text.startswith("The minimum is $10.00.")
+    # Below this coin's own, higher minimum: known once the coin is picked; the coin is kept,
+    # and the question says so (the next amount skips the coin step).
+    picker = await say(tg, user, "11")
+    asked = await pick(tg, user, picker, "ETH")
+    assert asked.text is not None and asked.text.startswith("The minimum for ETH is $12.00.")
     assert "How much do you want to withdraw" in asked.text
-    assert await state_of(app, user) == (WithdrawFlow.amount.state, {"currency": "USDTTRC20"})
+    assert asked.text.endswith(
+        "Kept from before: coin ETH. To change it, start again with /withdraw."
+    )
+    assert await state_of(app, user) == (WithdrawFlow.amount.state, {"currency": "ETH"})
     ask_address = await say(tg, user, "30")
-    assert ask_address["text"].startswith("Send your USDT (TRC20) address.")
-    confirmation = await say(tg, user, TRX)
+    assert ask_address["text"].startswith("Send your ETH address.")
+    confirmation = await say(tg, user, ETH)
     assert "Amount: $30.00" in confirmation["text"]
 
     # The balance drops before Confirm: core refuses, says the balance and asks for the amount
@@ -296,13 +306,58 @@ async def test_amount_refusals_keep_the_rest_of_the_form(
     await press(tg, user, confirmation["message_id"], CONFIRM)
     refused = await tg.wait_for_message(user, contains="Not enough balance", since=mark)
     assert refused["text"].startswith("Not enough balance: you have $15.00.")
+    assert refused["text"].endswith(
+        f"Kept from before: coin ETH, address {ETH}. To change them, start again with /withdraw."
+    )
     assert tg.messages[user][confirmation["message_id"]].callback_data() == []
     assert (await state_of(app, user))[0] == WithdrawFlow.amount.state
     confirmation = await say(tg, user, "12")
-    assert "Amount: $12.00" in confirmation["text"] and TRX in confirmation["text"]
+    assert "Amount: $12.00" in confirmation["text"] and ETH in confirmation["text"]
     await confirm(tg, user, confirmation)
     [row] = await withdrawals_of(flows_db, user_id)
     assert row.amount_usd == D("12.00") and await balance(flows_db, user_id) == D("3.00")
+
+
+async def test_the_amount_step_allows_the_lowest_minimum_of_any_coin(
+    app: App, tg: FakeTelegram, flows_db: Db
+) -> None:
+    user, _ = await funded(flows_db, "100.00")
+    async with flows_db.sessions.begin() as session:
+        await session.execute(
+            text("UPDATE currencies SET min_withdrawal_usd = 5 WHERE code = 'XRP'")
+        )
+    try:
+        await say(tg, user, "/withdraw")
+        reply = await say(tg, user, "4.99")
+        assert reply["text"].startswith("The minimum is $5.00.\n")
+        picker = await say(tg, user, "7")  # enough for XRP: the coin step decides
+        assert picker["text"].startswith("Withdraw $7.00")
+        asked = await pick(tg, user, picker, "USDTTRC20")
+        assert asked.text is not None
+        assert asked.text.startswith("The minimum for USDT (TRC20) is $10.00.")
+        assert await state_of(app, user) == (WithdrawFlow.amount.state, {"currency": "USDTTRC20"})
+    finally:
+        async with flows_db.sessions.begin() as session:
+            await session.execute(
+                text("UPDATE currencies SET min_withdrawal_usd = NULL WHERE code = 'XRP'")
+            )
+
+
+async def test_amounts_with_thousands_separators(app: App, tg: FakeTelegram, flows_db: Db) -> None:
+    user, user_id = await funded(flows_db, "2000.00")
+    await say(tg, user, "/withdraw")
+    reply = await say(tg, user, "1,23,456")  # wrong grouping: refused, nothing kept
+    assert reply["text"].startswith("That is not a number I can read.")
+    assert await state_of(app, user) == (WithdrawFlow.amount.state, {})
+    picker = await say(tg, user, "$1,500")
+    assert picker["text"].startswith("Withdraw $1,500.00")
+    assert await state_of(app, user) == (WithdrawFlow.currency.state, {"amount": "1500.00"})
+    await pick(tg, user, picker, "USDTTRC20")
+    confirmation = await say(tg, user, TRX)
+    assert "Amount: $1,500.00" in confirmation["text"]
+    await confirm(tg, user, confirmation)
+    [row] = await withdrawals_of(flows_db, user_id)
+    assert row.amount_usd == D("1500.00") and await balance(flows_db, user_id) == D("500.00")
 
 
 async def test_double_tap_on_confirm_makes_one_request(
@@ -362,7 +417,7 @@ async def test_cancel_a_pending_withdrawal_from_the_list(
 
     listing = await say(tg, user, "/withdrawals")
     assert "$25.00</b>" not in listing["text"]  # parsed HTML, not shown raw
-    assert "$25.00 → $23.75 in USDTTRC20 · 🕓 waiting for approval" in listing["text"]
+    assert "$25.00 → $23.75 in USDT (TRC20) · 🕓 waiting for approval" in listing["text"]
     cancel = WithdrawalCancelCallback(withdrawal_id=row.id).pack()
     assert tg.messages[user][listing["message_id"]].callback_data() == [cancel]
 
@@ -379,10 +434,13 @@ async def test_cancel_a_pending_withdrawal_from_the_list(
         f"Withdrawal {row.internal_withdrawal_id} cancelled: $25.00 is back on your balance."
     )
     refreshed = await edited(tg, user, listing["message_id"], mark)
-    assert refreshed.text is not None and "↩️ cancelled, refunded" in refreshed.text
+    assert refreshed.text is not None
+    assert "$25.00 in USDT (TRC20) · ↩️ cancelled, back on your balance" in refreshed.text
+    assert "$23.75" not in refreshed.text  # nothing is on its way
     assert refreshed.callback_data() == []
     push = await tg.wait_for_message(user, contains="Withdrawal cancelled", since=mark)
-    assert "Amount: $25.00" in push["text"]
+    assert "Returned to your balance: $25.00" in push["text"]
+    assert "You receive" not in push["text"] and "$23.75" not in push["text"]
     assert await balance(flows_db, user_id) == D("100.00")
     assert (await withdrawals_of(flows_db, user_id))[0].status == "cancelled"
     # Pressed again: already cancelled.

@@ -33,6 +33,18 @@ D = Decimal
         ("$25", "25.00"),
         ("007.10", "7.10"),
         ("1000000000", "1000000000.00"),
+        # Thousands separators as format_usd writes them, and a '$' either side.
+        ("10,000", "10000.00"),
+        ("1,234.50", "1234.50"),
+        ("$1,234.50", "1234.50"),
+        ("1,000,000.5", "1000000.50"),
+        ("$ 25", "25.00"),
+        ("25$", "25.00"),
+        ("25 $", "25.00"),
+        ("+$5", "5.00"),
+        # A decimal comma stays a decimal comma: never 15 or 150.
+        ("1,5", "1.50"),
+        ("1,50", "1.50"),
     ],
 )
 def test_valid_usd(text: str, expected: str) -> None:
@@ -53,8 +65,25 @@ def test_valid_usd(text: str, expected: str) -> None:
         ("1e3", "not_a_number"),
         ("1E-2", "not_a_number"),
         ("1_000", "not_a_number"),
-        ("1,000.00", "not_a_number"),
-        ("1.000,00", "not_a_number"),
+        ("1.000,00", "not_a_number"),  # European grouping: refused, not guessed
+        ("1,23,456", "not_a_number"),  # wrong grouping
+        ("1,2345", "too_many_decimals"),
+        ("12,34,5", "not_a_number"),
+        ("1,000.", "not_a_number"),
+        (",500", "not_a_number"),
+        ("1,,000", "not_a_number"),
+        ("1 000", "not_a_number"),
+        ("$$5", "not_a_number"),
+        ("$5$", "not_a_number"),
+        ("$", "empty"),
+        ("- 5", "not_a_number"),
+        ("+-$5", "not_a_number"),
+        ("-$5", "negative"),
+        ("$-5", "negative"),
+        ("$NaN", "not_a_number"),
+        ("$1e3", "not_a_number"),
+        ("1,000e3", "not_a_number"),
+        ("12,345.678", "too_many_decimals"),
         ("١٠", "not_a_number"),  # Arabic-Indic digits
         ("１０", "not_a_number"),  # full-width digits
         ("10\u200b", "not_a_number"),  # zero-width space
@@ -81,25 +110,61 @@ def test_nasty_usd_strings(text: str, reason: str) -> None:
 
 def test_negative_allowed_only_when_asked() -> None:
     assert parse_usd("-5.25", allow_negative=True) == D("-5.25")
+    assert parse_usd("-$1,000", allow_negative=True) == D("-1000.00")
+    assert parse_usd("$-5", allow_negative=True) == D("-5.00")
     assert parse_amount("0.00012345", places=8) == D("0.00012345")
     with pytest.raises(InvalidAmount):
         parse_amount("0.000123456", places=8)
 
 
+def test_a_comma_with_three_digits_is_ambiguous_where_three_decimals_are_allowed() -> None:
+    # USD has 2 decimals, so '1,234' can only be 1234 there; with 8 it could be 1.234.
+    assert parse_usd("1,234") == D("1234.00")
+    with pytest.raises(InvalidAmount) as info:
+        parse_amount("1,234", places=8)
+    assert info.value.reason == "ambiguous"
+    assert parse_amount("1,234.5", places=8) == D("1234.5")
+    assert parse_amount("1,5", places=8) == D("1.5")
+
+
 @given(st.decimals(min_value=D("0.01"), max_value=D("1000000000"), places=2))
 def test_formatted_amounts_parse_back(value: Decimal) -> None:
     assert parse_usd(f"{value:.2f}") == value
+    assert parse_usd(format_usd(value)) == value  # what the bot writes, as the user copies it
     assert parse_usd(format_usd(value).replace(",", "")) == value
+    assert parse_usd(f"{value:,.2f}$") == value
 
 
-@given(st.text(max_size=40))
-def test_any_text_is_an_exact_cent_amount_or_a_typed_error(text: str) -> None:
+@given(st.integers(min_value=1, max_value=10**9))
+def test_grouped_whole_dollars_are_never_read_as_decimals(value: int) -> None:
+    assert parse_usd(f"{value:,}") == value
+    assert parse_usd(f"${value:,}") == value
+
+
+def _exact_cents_or_typed_error(text: str) -> None:
     try:
         value = parse_usd(text)
     except InvalidAmount:
         return
     assert value.is_finite() and value > 0 and value.as_tuple().exponent == -2
-    assert re.fullmatch(r"\s*\$?\s*\+?[0-9]+([.,][0-9]{1,2})?\s*", text)
+    number = r"([0-9]+([.,][0-9]{1,2})?|[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]{1,2})?)"
+    assert re.fullmatch(rf"\s*\+?(\$\s*)?\+?{number}(\s*\$)?\s*", text)
+    assert text.count("$") <= 1 and text.count("+") <= 1
+    # The value is the digits typed, with a comma as decimal point only when not grouping.
+    digits = re.sub(r"[^0-9.,]", "", text)
+    if re.fullmatch(r"[0-9]+,[0-9]{1,2}", digits):
+        digits = digits.replace(",", ".")
+    assert value == D(digits.replace(",", ""))
+
+
+@given(st.text(max_size=40))
+def test_any_text_is_an_exact_cent_amount_or_a_typed_error(text: str) -> None:
+    _exact_cents_or_typed_error(text)
+
+
+@given(st.from_regex(r"[-+$ 0-9.,eE]{1,12}", fullmatch=True))
+def test_amount_shaped_text_is_an_exact_cent_amount_or_a_typed_error(text: str) -> None:
+    _exact_cents_or_typed_error(text)
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**9), max_value=10**9))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 
 from bot import texts
-from core.db.models import WithdrawalStatus
+from core.currencies import SEED, split_code
+from core.db.models import Currency, WithdrawalStatus
+from core.errors import InvalidAddress, PaybotError, ProviderRefused, ProviderUnavailable
 from core.withdrawals import UserRef, WithdrawalView
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -102,3 +105,122 @@ def test_the_user_is_told_what_happens_next(reason: str, words: str) -> None:
     )
     assert words in told and "an admin will review it" in told
     assert "credited" not in told.split("\n")[0].lower()  # the title never says credited
+
+
+@pytest.mark.parametrize("status", ["rejected", "cancelled"])
+def test_a_returned_withdrawal_never_says_money_is_coming(status: str) -> None:
+    told = texts.withdrawal_status(
+        {
+            "status": status,
+            "internal_id": "WD_1",
+            "amount_usd": "15.00",
+            "final_amount_usd": "13.85",
+            "currency": "USDTTRC20",
+            "reason": "address is an exchange",
+        }
+    )
+    assert "Returned to your balance: $15.00" in told
+    assert "$13.85" not in told and "receive" not in told.lower()
+    listed = texts.withdrawals_list([replace(rejected(1, "no"), status=WithdrawalStatus(status))])
+    assert "$100.00</b> in USDT (TRC20)" in listed and "$98.00" not in listed
+
+
+@pytest.mark.parametrize(
+    ("status", "line"),
+    [
+        ("pending", "You receive: $13.85"),
+        ("approved", "You receive: $13.85"),
+        ("processing", "You receive: $13.85"),
+        ("completed", "Sent to you: $13.85"),
+    ],
+)
+def test_a_withdrawal_on_its_way_says_what_arrives(status: str, line: str) -> None:
+    told = texts.withdrawal_status(
+        {"status": status, "amount_usd": "15.00", "final_amount_usd": "13.85"}
+    )
+    assert "Amount: $15.00" in told and line in told and "Returned" not in told
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("USDTTRC20", "USDT (TRC20)"),
+        ("usdterc20", "USDT (ERC20)"),
+        ("USDTBSC", "USDT (BSC)"),
+        ("BTC", "BTC"),
+        ("TON", "TON"),
+        ("", ""),
+    ],
+)
+def test_one_name_per_coin(code: str, name: str) -> None:
+    assert texts.coin_name(code) == name
+
+
+def test_pushes_name_the_coin_as_the_invoice_does() -> None:
+    base = {"internal_id": "PAY_1", "amount_usd": "100.00", "currency": "USDTTRC20"}
+    waiting = texts.deposit_status(
+        {**base, "status": "waiting", "pay_amount": "100", "pay_address": "T" + "x" * 33}
+    )
+    assert "Send exactly: <code>100</code> USDT (TRC20)" in waiting
+    paid = texts.deposit_status({**base, "status": "finished", "actually_paid": "100"})
+    assert "Paid: 100 USDT (TRC20)" in paid
+    sent = texts.withdrawal_status(
+        {"status": "completed", "amount_usd": "12.00", "currency": "USDTTRC20"}
+    )
+    assert "Coin: USDT (TRC20)" in sent
+    for told in (waiting, paid, sent):
+        assert "USDTTRC20" not in told
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        InvalidAddress("empty"),
+        InvalidAddress("testnet"),
+        InvalidAddress("burn_address"),
+        InvalidAddress("wrong_network", expected="trx", looks_like="eth"),
+        InvalidAddress("bad_checksum"),
+        InvalidAddress("memo_invalid"),
+    ],
+)
+def test_an_address_refusal_asks_once(exc: InvalidAddress) -> None:
+    told = texts.withdraw_address_refused(exc)
+    problem, ask = told.split("\n")
+    assert ask.endswith(" — or /cancel.") and "Send" not in problem
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ProviderRefused("below_minimum", currency="BTC"),
+        ProviderRefused("rejected"),
+        ProviderUnavailable("unreachable"),
+    ],
+)
+def test_a_provider_refusal_at_the_amount_step_asks_once(exc: PaybotError) -> None:
+    told = texts.deposit_try_again(exc)
+    assert "/cancel" in told.split("\n")[-1] and told.lower().count("send") <= 1
+    assert "again to retry" not in told
+
+
+@pytest.mark.parametrize("paid", ["0", "0.00000000", 0])
+def test_no_zero_paid_line(paid: object) -> None:
+    base = {"internal_id": "PAY_1", "amount_usd": "10.00", "currency": "ETH"}
+    told = texts.deposit_status(
+        {**base, "status": "expired", "actually_paid": paid, "reason": "expired"}
+    )
+    assert "Paid" not in told and "/deposit" in told
+    partial = texts.deposit_status(
+        {**base, "status": "partially_paid", "actually_paid": "0.001", "reason": "partial_credit"}
+    )
+    assert "Paid: 0.001 ETH" in partial and "/deposit" in partial
+
+
+@pytest.mark.parametrize(
+    ("code", "network"),
+    [*((c.code, c.network) for c in SEED), ("USDTBSC", "bsc"), ("TRX", "trx"), ("SOL", None)],
+)
+def test_the_coin_name_is_the_coin_lists_name(code: str, network: str | None) -> None:
+    # The coin buttons show Currency.display_name (token as the sync stores it): the same name.
+    token, _ = split_code(code, network)
+    assert texts.coin_name(code) == Currency(code=code, token=token).display_name
