@@ -6,7 +6,7 @@ Usage: python -m bench.crash_soak [--kills 200] [--seed N] [--users 8] [--max-up
 Prints the tally (kills, deposits, credits, withdrawals by end state, pushes delivered,
 duplicated, lost, checker violations) and the seed; exit status 1 if anything was lost, sent
 more often than claimed, or the checker found a violation. ``--real-notifier-lease`` leaves a
-killed process's claimed pushes to their lease (60 s today) instead of ending it by SQL.
+killed process's claimed pushes to the next start's take-over instead of ending them by SQL.
 """
 
 from __future__ import annotations
