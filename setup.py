@@ -16,5 +16,5 @@ setup(
         f"{MIGRATIONS}.versions",
     ],
     package_dir={MIGRATIONS: "migrations"},
-    package_data={MIGRATIONS: ["script.py.mako"]},
+    package_data={MIGRATIONS: ["script.py.mako"], "bot": ["locales/*/*.ftl"]},
 )
