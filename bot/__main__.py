@@ -73,7 +73,7 @@ def _check_config(settings: Settings, warnings: list[str], *, show: bool) -> Exi
     return ExitCode.OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> ExitCode:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument(
         "command",
