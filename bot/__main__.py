@@ -17,18 +17,16 @@ from collections.abc import Sequence
 
 from core.config import Settings, check_settings, effective_values, load_settings
 from core.errors import ConfigError
+from core.exit_codes import ExitCode
 from core.logging import redact, setup_logging
 
 log = logging.getLogger("paybot")
 
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
-
-def _config_failure(error: ConfigError) -> int:
+def _config_failure(error: ConfigError) -> ExitCode:
     detail = error.params.get("detail", str(error))
     print(f"paybot: configuration error\n{detail}", file=sys.stderr)
-    return EXIT_CONFIG
+    return ExitCode.CONFIG
 
 
 async def _migrate(settings: Settings) -> None:
@@ -42,7 +40,7 @@ async def _migrate(settings: Settings) -> None:
     await ensure_app_role(settings.database, url)
 
 
-async def _reconcile(settings: Settings) -> int:
+async def _reconcile(settings: Settings) -> ExitCode:
     """Check the ledger; mismatches are also queued as an alert for the admin chat."""
     from core import ledger
     from core.admin import reconcile_and_alert
@@ -54,16 +52,16 @@ async def _reconcile(settings: Settings) -> int:
     finally:
         await engine.dispose()
     print(ledger.describe(mismatches))
-    return 1 if mismatches else 0
+    return ExitCode.FAILED if mismatches else ExitCode.OK
 
 
-async def _run(settings: Settings) -> int:
+async def _run(settings: Settings) -> ExitCode:
     from bot.app import run_app
 
     return await run_app(settings)
 
 
-def _check_config(settings: Settings, warnings: list[str], *, show: bool) -> int:
+def _check_config(settings: Settings, warnings: list[str], *, show: bool) -> ExitCode:
     if show:
         rows = effective_values(settings)
         width = max(len(key) for key, _, _ in rows)
@@ -72,10 +70,10 @@ def _check_config(settings: Settings, warnings: list[str], *, show: bool) -> int
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print("configuration is valid" + (f" ({len(warnings)} warning(s))" if warnings else ""))
-    return 0
+    return ExitCode.OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> ExitCode:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument(
         "command",
@@ -114,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
-            return 0
+            return ExitCode.OK
         if args.command == "reconcile":
             return asyncio.run(_reconcile(settings))
         if args.command == "ids":
@@ -125,14 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         return _config_failure(error)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # e.g. the database unreachable, the embedded server not starting
         print(
             redact(f"paybot: {args.command} failed: {type(exc).__name__}: {exc}"),
             file=sys.stderr,
         )
         log.debug("%s failed", args.command, exc_info=exc)  # the traceback at DEBUG
-        return EXIT_FAILED
+        return ExitCode.FAILED
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from bot.factory import create_bot, create_dispatcher
 from bot.handlers import admin, get_routers, user_flows
 from bot.notifier import RENDERERS, Notifier, NotifierTuning, Renderer
 from bot.runtime import AlreadyRunning, PollingLock, UpdatePolling, tune_gc, wait_bounded
+from bot.services import build_services
 from bot.telemetry import CountRequests
 from core import currencies, metrics, outbox
 from core.admin import reconcile_and_alert
@@ -35,6 +36,7 @@ from core.currencies import CurrencyCatalog
 from core.db import roles
 from core.db.session import create_engine, create_session_factory, database_url
 from core.errors import ConfigError
+from core.exit_codes import ExitCode
 from core.health import Freshness, Health, HttpEndpoint
 from core.logging import redact
 from core.metrics import CountingTransport, Metrics
@@ -43,11 +45,6 @@ from core.nowpayments.budget import Lane, run_in_lane
 from core.poller import Poller, release_leases
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-EXIT_ALREADY_RUNNING = 3
 
 Closer = Callable[[], Awaitable[Any]]
 
@@ -347,8 +344,9 @@ def build_app(
         )
         closers.append(engine.dispose)
     sessions = create_session_factory(engine)
+    services = build_services(sessions, settings)
     if renderers is None:  # the admin chat's cards and alerts over the plain defaults
-        renderers = {**RENDERERS, **admin.create_renderers(sessions, settings)}
+        renderers = {**RENDERERS, **admin.create_renderers(services.withdrawals)}
     notifier = Notifier(
         notifier_bot,
         sessions,
@@ -369,6 +367,7 @@ def build_app(
         nowpayments=nowpayments,
         catalog=catalog,
         notifier=notifier,
+        **services.workflow_data(),
     )
     url = engine.url.render_as_string(hide_password=False)
     polling = UpdatePolling(dispatcher, bot, timeout=polling_timeout)
@@ -417,15 +416,15 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-async def run_app(settings: Settings) -> int:
-    """``python -m bot run``: until SIGINT/SIGTERM, then a graceful stop. Exit status 0 on a
-    requested stop, 1 if a service died, 2 for a configuration problem, 3 if another instance
-    already polls with this token."""
+async def run_app(settings: Settings) -> ExitCode:
+    """``python -m bot run``: until SIGINT/SIGTERM, then a graceful stop. OK on a requested
+    stop, FAILED if a service died, CONFIG for a configuration problem, ALREADY_RUNNING if
+    another instance already polls with this token."""
     try:
         app = build_app(settings)
     except ConfigError as exc:
         _say(f"configuration error\n{exc.params.get('detail', exc)}")
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
@@ -435,13 +434,13 @@ async def run_app(settings: Settings) -> int:
             await app.start()
         except ConfigError as exc:
             _say(f"configuration error\n{exc.params.get('detail', exc)}")
-            return EXIT_CONFIG
+            return ExitCode.CONFIG
         except AlreadyRunning as exc:
             _say(str(exc))
-            return EXIT_ALREADY_RUNNING
+            return ExitCode.ALREADY_RUNNING
         except Exception as exc:  # database or Telegram unreachable: say so, no traceback
             _say(f"could not start: {type(exc).__name__}: {exc}")
-            return EXIT_FAILED
+            return ExitCode.FAILED
         tune_gc()
         try:
             await app.wait()
@@ -450,4 +449,4 @@ async def run_app(settings: Settings) -> int:
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-    return EXIT_FAILED if app.failed else EXIT_OK
+    return ExitCode.FAILED if app.failed else ExitCode.OK

@@ -7,11 +7,15 @@ answered by the fallback router. Bump the prefix's digit when a layout changes i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
+
+from core.withdrawals import WithdrawalAction
 
 # The largest history page a button may name; anything above is treated as forged.
 MAX_PAGE = 100_000
@@ -89,11 +93,24 @@ class WithdrawalCancelCallback(CallbackData, prefix="wx1"):
 
 
 class AdminWithdrawalAction(StrEnum):
-    # Member names match core.admin.WithdrawalAction's.
     APPROVE = "ap"
     REJECT = "rj"
     PROCESS = "pr"
     COMPLETE = "cp"
+
+
+# A card button's action and the core action it asks for (core.withdrawals.actions), both ways.
+CORE_ACTION: Mapping[AdminWithdrawalAction, WithdrawalAction] = MappingProxyType(
+    {
+        AdminWithdrawalAction.APPROVE: WithdrawalAction.APPROVE,
+        AdminWithdrawalAction.REJECT: WithdrawalAction.REJECT,
+        AdminWithdrawalAction.PROCESS: WithdrawalAction.PROCESS,
+        AdminWithdrawalAction.COMPLETE: WithdrawalAction.COMPLETE,
+    }
+)
+BUTTON_ACTION: Mapping[WithdrawalAction, AdminWithdrawalAction] = MappingProxyType(
+    {core: button for button, core in CORE_ACTION.items()}
+)
 
 
 class AdminWithdrawalCallback(CallbackData, prefix="aw1"):

@@ -18,6 +18,7 @@ from bot.handlers import ids
 from bot.runtime import UpdatePolling
 from core.config import TelegramSettings
 from core.errors import ConfigError
+from core.exit_codes import ExitCode
 
 
 async def serve_ids(
@@ -61,7 +62,7 @@ def _stdout(line: str) -> None:
     sys.stdout.flush()
 
 
-async def run_ids(settings: TelegramSettings) -> int:
+async def run_ids(settings: TelegramSettings) -> ExitCode:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -70,5 +71,5 @@ async def run_ids(settings: TelegramSettings) -> int:
         await serve_ids(settings, stop, echo=_stdout)
     except ConfigError as exc:
         sys.stderr.write(f"paybot: configuration error\n{exc.params.get('detail', exc)}\n")
-        return 2
-    return 0
+        return ExitCode.CONFIG
+    return ExitCode.OK

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import ledger
 from core.db.models import FINAL_PAYMENT_STATUSES, PaymentStatus
+from core.exit_codes import ExitCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +323,7 @@ def describe(violations: Sequence[Violation]) -> str:
     return "\n".join(str(v) for v in violations) or "all invariants hold"
 
 
-async def _main() -> int:
+async def _main() -> ExitCode:
     from core.config import load_settings
     from core.db.session import create_engine, create_session_factory, database_url
 
@@ -336,7 +337,7 @@ async def _main() -> int:
     finally:
         await engine.dispose()
     sys.stdout.write(describe(found) + "\n")
-    return 1 if found else 0
+    return ExitCode.FAILED if found else ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import MenuAction, MenuCallback, WithdrawalCancelCallback
@@ -19,7 +19,6 @@ from bot.handlers.common import (
     reply_to,
 )
 from bot.notifier import Notifier
-from core.config import Settings
 from core.db.models import User, WithdrawalStatus
 from core.deposit_views import recent_for_user
 from core.errors import Forbidden, InvalidTransition, NotFound
@@ -58,20 +57,17 @@ async def deposits_button(callback: CallbackQuery, session: AsyncSession, user: 
 
 
 async def withdrawals_command(
-    message: Message, user: User, sessions: async_sessionmaker[AsyncSession], settings: Settings
+    message: Message, user: User, withdrawals: WithdrawalService
 ) -> None:
-    text, markup = await _withdrawals(WithdrawalService(sessions, settings), user)
+    text, markup = await _withdrawals(withdrawals, user)
     await message.answer(text, reply_markup=markup)
 
 
 async def withdrawals_button(
-    callback: CallbackQuery,
-    user: User,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    callback: CallbackQuery, user: User, withdrawals: WithdrawalService
 ) -> None:
     await acknowledge(callback)
-    text, markup = await _withdrawals(WithdrawalService(sessions, settings), user)
+    text, markup = await _withdrawals(withdrawals, user)
     await reply_to(callback, text, markup)
 
 
@@ -79,15 +75,13 @@ async def cancel_withdrawal(
     callback: CallbackQuery,
     callback_data: WithdrawalCancelCallback,
     user: User,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    withdrawals: WithdrawalService,
     notifier: Notifier,
 ) -> None:
     """The button names a withdrawal; core decides whether this user may cancel it now (a
     forged id of someone else's, or one an admin already approved, is refused unchanged)."""
-    service = WithdrawalService(sessions, settings)
     try:
-        view = await service.cancel(callback_data.withdrawal_id, user_id=user.id)
+        view = await withdrawals.cancel(callback_data.withdrawal_id, user_id=user.id)
     except (NotFound, Forbidden, InvalidTransition) as exc:
         await acknowledge(callback, texts.error_text(exc.code, exc.reason, exc.params), alert=True)
         return
@@ -95,7 +89,7 @@ async def cancel_withdrawal(
     await acknowledge(callback, texts.withdrawal_cancelled(view), alert=True)
     if not isinstance(callback.message, Message):
         return
-    text, markup = await _withdrawals(service, user)
+    text, markup = await _withdrawals(withdrawals, user)
     await edit_in_place(callback.message, text, markup)
 
 

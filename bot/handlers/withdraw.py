@@ -13,15 +13,14 @@ confirmation message, so core returns the first request for a repeat.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import (
@@ -49,7 +48,6 @@ from bot.notifier import Notifier
 from bot.states import WithdrawFlow
 from core import currencies
 from core.addresses import validate_address
-from core.config import Settings
 from core.db.models import Currency, User
 from core.errors import (
     CurrencyUnavailable,
@@ -63,7 +61,6 @@ from core.errors import (
 from core.ledger import get_balance
 from core.money import parse_usd
 from core.withdrawals import WithdrawalService
-from core.withdrawals.request import rules_for
 
 # The form's fields in the FSM data (strings only, so any storage can keep them).
 AMOUNT = "amount"
@@ -73,21 +70,6 @@ MEMO = "memo"
 CONFIRMATION = "confirmation"  # message id of the confirmation being shown
 
 MEMO_REASONS = frozenset({"memo_required", "memo_invalid"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Deps:
-    """What the steps need besides the update and the FSM context."""
-
-    bot: Bot
-    session: AsyncSession  # the update's read session
-    user: User
-    sessions: async_sessionmaker[AsyncSession]
-    settings: Settings
-
-    @property
-    def withdrawals(self) -> WithdrawalService:
-        return WithdrawalService(self.sessions, self.settings)  # stateless: two references
 
 
 def _without(data: dict[str, Any], *fields: str) -> dict[str, Any]:
@@ -101,7 +83,9 @@ async def _advance(
     target: Message | CallbackQuery,
     state: FSMContext,
     data: dict[str, Any],
-    deps: _Deps,
+    session: AsyncSession,
+    user: User,
+    withdrawals: WithdrawalService,
     *,
     notice: str | None = None,
 ) -> None:
@@ -110,7 +94,7 @@ async def _advance(
     data = _without(data, CONFIRMATION)
     prefix = f"{notice}\n\n" if notice else ""
     if AMOUNT not in data:
-        balance = await get_balance(deps.session, deps.user.id)
+        balance = await get_balance(session, user.id)
         await reopen(state, WithdrawFlow.amount, data)
         # Say what is kept: the next amount skips the steps already answered.
         kept = texts.withdraw_kept(data.get(CURRENCY), data.get(ADDRESS))
@@ -118,7 +102,7 @@ async def _advance(
         return
     amount = Decimal(data[AMOUNT])
     if CURRENCY not in data:
-        markup = await currency_list(deps.session, Flow.WITHDRAW, 0)
+        markup = await currency_list(session, Flow.WITHDRAW, 0)
         if markup is None:
             await state.clear()
             await show(target, prefix + texts.NO_CURRENCIES)
@@ -127,15 +111,17 @@ async def _advance(
         await show(target, prefix + texts.withdraw_pick_currency(amount), markup)
         return
     try:
-        currency = await currencies.get_active(deps.session, data[CURRENCY])
-        quote = await deps.withdrawals.quote(currency.code, amount)
+        currency = await currencies.get_active(session, data[CURRENCY])
+        quote = await withdrawals.quote(currency.code, amount)
     except CurrencyUnavailable as exc:
         data = _without(data, CURRENCY, ADDRESS, MEMO)
-        await _advance(target, state, data, deps, notice=_error(exc))
+        await _advance(target, state, data, session, user, withdrawals, notice=_error(exc))
         return
     except InvalidAmount as exc:  # below this coin's minimum, fees eat it, above the maximum
         notice = texts.withdraw_coin_refused_amount(exc)
-        await _advance(target, state, _without(data, AMOUNT), deps, notice=notice)
+        await _advance(
+            target, state, _without(data, AMOUNT), session, user, withdrawals, notice=notice
+        )
         return
     if ADDRESS not in data:
         await reopen(state, WithdrawFlow.address, data)
@@ -148,12 +134,11 @@ async def _advance(
     # Always a new message: its id makes the request key, so no two confirmations share one.
     if isinstance(target, CallbackQuery) and isinstance(target.message, Message):
         await drop_keyboard(target.message)
-    chat_id = target.chat.id if isinstance(target, Message) else target.from_user.id
+    chat = target if isinstance(target, Message) else target.message
+    assert chat is not None  # private_callback: a button of a message in a private chat
     memo = data.get(MEMO) if currency.needs_memo else None
     text = texts.withdraw_confirm(quote, currency.code, data[ADDRESS], memo)
-    sent = await deps.bot.send_message(
-        chat_id, prefix + text, reply_markup=keyboards.withdraw_confirm()
-    )
+    sent = await chat.answer(prefix + text, reply_markup=keyboards.withdraw_confirm())
     await reopen(state, WithdrawFlow.confirm, {**data, CONFIRMATION: sent.message_id})
 
 
@@ -184,13 +169,10 @@ async def withdraw_button(
 async def amount_typed(
     message: Message,
     state: FSMContext,
-    bot: Bot,
     session: AsyncSession,
     user: User,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    withdrawals: WithdrawalService,
 ) -> None:
-    deps = _Deps(bot, session, user, sessions, settings)
     assert message.text is not None  # free_text
     try:
         amount = parse_usd(message.text)
@@ -201,7 +183,7 @@ async def amount_typed(
     balance = await get_balance(session, user.id)
     error: PaybotError | None = None
     if CURRENCY not in data:  # a kept coin's own limits are checked by its quote in _advance
-        error = await _general_limits(session, settings, amount)
+        error = await withdrawals.amount_refusal(amount)
     if error is None and amount > balance.balance:
         # Early word only; WithdrawalService.request checks again under the balance lock.
         error = InsufficientFunds(balance=balance.balance, amount=amount)
@@ -209,25 +191,7 @@ async def amount_typed(
         await message.answer(texts.withdraw_amount_refused(error))
         return
     data = {**data, AMOUNT: str(amount)}
-    await _advance(message, state, data, deps)
-
-
-async def _general_limits(
-    session: AsyncSession, settings: Settings, amount: Decimal
-) -> InvalidAmount | None:
-    """Refused by every coin, so refused before a coin is picked: below the lowest minimum of
-    the active coins, or above the maximum. A coin's higher minimum is its quote's to say."""
-    payments = settings.payments
-    coins = await currencies.list_active(session)
-    minimum = min(
-        (rules_for(payments, coin).minimum for coin in coins),
-        default=payments.min_withdrawal_usd,
-    )
-    if amount < minimum:
-        return InvalidAmount("below_minimum", minimum=minimum)
-    if amount > payments.max_withdrawal_usd:
-        return InvalidAmount("above_maximum", maximum=payments.max_withdrawal_usd)
-    return None
+    await _advance(message, state, data, session, user, withdrawals)
 
 
 # --- step 2: the coin --------------------------------------------------------------------------
@@ -243,13 +207,10 @@ async def currency_chosen(
     callback: CallbackQuery,
     callback_data: WithdrawCurrencyCallback,
     state: FSMContext,
-    bot: Bot,
     session: AsyncSession,
     user: User,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    withdrawals: WithdrawalService,
 ) -> None:
-    deps = _Deps(bot, session, user, sessions, settings)
     """Only at the coin step: the amount comes first, and an older list must not change the coin
     under a confirmation already shown."""
     data = await state.get_data()
@@ -258,7 +219,7 @@ async def currency_chosen(
         return
     await acknowledge(callback)
     data = {**_without(data, ADDRESS, MEMO), CURRENCY: callback_data.code}
-    await _advance(callback, state, data, deps)
+    await _advance(callback, state, data, session, user, withdrawals)
 
 
 # --- steps 3 and 4: address and memo -----------------------------------------------------------
@@ -277,18 +238,15 @@ async def _currency_of(state: FSMContext, session: AsyncSession) -> Currency | N
 async def address_typed(
     message: Message,
     state: FSMContext,
-    bot: Bot,
     session: AsyncSession,
     user: User,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    withdrawals: WithdrawalService,
 ) -> None:
-    deps = _Deps(bot, session, user, sessions, settings)
     assert message.text is not None  # free_text
     data = await state.get_data()
     currency = await _currency_of(state, session)
     if currency is None:  # switched off meanwhile: _advance says so and asks for a coin
-        await _advance(message, state, data, deps)
+        await _advance(message, state, data, session, user, withdrawals)
         return
     try:
         # The rule WithdrawalService.request applies, without the memo (asked next).
@@ -302,24 +260,21 @@ async def address_typed(
         await message.answer(texts.withdraw_address_refused(exc))
         return
     data = {**_without(data, MEMO), ADDRESS: checked.address}
-    await _advance(message, state, data, deps)
+    await _advance(message, state, data, session, user, withdrawals)
 
 
 async def memo_typed(
     message: Message,
     state: FSMContext,
-    bot: Bot,
     session: AsyncSession,
     user: User,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    withdrawals: WithdrawalService,
 ) -> None:
-    deps = _Deps(bot, session, user, sessions, settings)
     assert message.text is not None  # free_text
     data = await state.get_data()
     currency = await _currency_of(state, session)
     if currency is None or not isinstance(data.get(ADDRESS), str):
-        await _advance(message, state, data, deps)
+        await _advance(message, state, data, session, user, withdrawals)
         return
     try:
         checked = validate_address(
@@ -339,7 +294,7 @@ async def memo_typed(
     else:
         data = {**data, MEMO: checked.memo or ""}
         notice = None
-    await _advance(message, state, data, deps, notice=notice)
+    await _advance(message, state, data, session, user, withdrawals, notice=notice)
 
 
 # --- step 5: the confirmation ------------------------------------------------------------------
@@ -359,31 +314,32 @@ async def _claim_confirmation(callback: CallbackQuery, state: FSMContext) -> dic
     return data
 
 
+async def aborted(callback: CallbackQuery, state: FSMContext) -> None:
+    if await _claim_confirmation(callback, state) is None:
+        await acknowledge(callback, texts.WITHDRAW_CONFIRM_EXPIRED, alert=True)
+        return
+    assert isinstance(callback.message, Message)  # _claim_confirmation
+    await acknowledge(callback)
+    await callback.message.edit_text(texts.WITHDRAW_ABORTED)
+
+
 async def confirmed(
     callback: CallbackQuery,
-    callback_data: WithdrawConfirmCallback,
     state: FSMContext,
-    bot: Bot,
     session: AsyncSession,
     user: User,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    withdrawals: WithdrawalService,
     notifier: Notifier,
 ) -> None:
-    deps = _Deps(bot, session, user, sessions, settings)
     data = await _claim_confirmation(callback, state)
     if data is None:
         await acknowledge(callback, texts.WITHDRAW_CONFIRM_EXPIRED, alert=True)
         return
     message = callback.message
     assert isinstance(message, Message)  # _claim_confirmation
-    if callback_data.action != ConfirmAction.CONFIRM:
-        await acknowledge(callback)
-        await message.edit_text(texts.WITHDRAW_ABORTED)
-        return
     await acknowledge(callback)
     try:
-        view = await deps.withdrawals.request(
+        view = await withdrawals.request(
             user_id=user.id,
             currency_code=str(data[CURRENCY]),
             amount=Decimal(data[AMOUNT]),
@@ -404,7 +360,7 @@ async def confirmed(
         if fixed is None:  # nothing to fix in this form: the flow ends here
             await message.answer(_error(exc))
             return
-        await _advance(message, state, fixed, deps, notice=_refusal(exc))
+        await _advance(message, state, fixed, session, user, withdrawals, notice=_refusal(exc))
         return
     notifier.wake()  # the admin card is in the outbox
     await message.edit_text(texts.withdraw_requested(view))
@@ -455,7 +411,12 @@ def create_router() -> Router:
         currency_page, CurrencyPageCallback.filter(F.flow == Flow.WITHDRAW)
     )
     router.callback_query.register(currency_chosen, WithdrawCurrencyCallback.filter())
-    router.callback_query.register(confirmed, WithdrawConfirmCallback.filter())
+    router.callback_query.register(
+        confirmed, WithdrawConfirmCallback.filter(F.action == ConfirmAction.CONFIRM)
+    )
+    router.callback_query.register(
+        aborted, WithdrawConfirmCallback.filter(F.action == ConfirmAction.CANCEL)
+    )
     steps = (
         (WithdrawFlow.amount, amount_typed),
         (WithdrawFlow.address, address_typed),

@@ -1,6 +1,13 @@
 """Withdrawals: request with fees and address checks, funds held at request, admin decisions as
-guarded state transitions, the owner's cancel. See service.WithdrawalService."""
+guarded state transitions, the owner's cancel. See service.WithdrawalService; what an admin's card
+offers is actions.WithdrawalActions."""
 
+from core.withdrawals.actions import (
+    OPEN_FOR_ADMIN,
+    WithdrawalAction,
+    WithdrawalActions,
+    offered_actions,
+)
 from core.withdrawals.notify import CARD_KIND, STATUS_KIND
 from core.withdrawals.request import hold_key
 from core.withdrawals.service import WithdrawalService
@@ -11,13 +18,17 @@ from core.withdrawals.views import Decision, UserRef, WithdrawalCard, Withdrawal
 __all__ = [
     "AWAITING_ADMIN",
     "CARD_KIND",
+    "OPEN_FOR_ADMIN",
     "OPEN_STATUSES",
     "STATUS_KIND",
     "Decision",
     "UserRef",
+    "WithdrawalAction",
+    "WithdrawalActions",
     "WithdrawalCard",
     "WithdrawalService",
     "WithdrawalView",
     "hold_key",
+    "offered_actions",
     "refund_key",
 ]

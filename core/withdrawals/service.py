@@ -9,11 +9,12 @@ from decimal import Decimal
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import fees, ledger
+from core import currencies, fees, ledger
 from core.addresses import validate_tx_hash
+from core.auth import Admin
 from core.config import Settings
 from core.db.models import WithdrawalRequest, WithdrawalStatus
-from core.errors import NotFound
+from core.errors import InvalidAmount, NotFound
 from core.withdrawals import notify, queries, request, transitions
 from core.withdrawals.states import (
     APPROVE,
@@ -48,6 +49,23 @@ class WithdrawalService:
             currency = await queries.active_currency(session, currency_code)
         rules = request.rules_for(self._settings.payments, currency)
         return fees.quote(value, rules, currency=currency.code)
+
+    async def amount_refusal(self, amount: Decimal) -> InvalidAmount | None:
+        """Why every coin would refuse ``amount``, so it is refused before a coin is picked:
+        below the lowest minimum of the active coins, or above the maximum. A coin's higher
+        minimum is its quote's to say."""
+        payments = self._settings.payments
+        async with self._sessions() as session:
+            coins = await currencies.list_active(session)
+        minimum = min(
+            (request.rules_for(payments, coin).minimum for coin in coins),
+            default=payments.min_withdrawal_usd,
+        )
+        if amount < minimum:
+            return InvalidAmount("below_minimum", minimum=minimum)
+        if amount > payments.max_withdrawal_usd:
+            return InvalidAmount("above_maximum", maximum=payments.max_withdrawal_usd)
+        return None
 
     async def request(
         self,
@@ -89,23 +107,23 @@ class WithdrawalService:
             await self._finish(session, view, actor="user")
         return view
 
-    # --- admins: each refuses a non-admin before anything else ------------------------------
+    # --- admins: ``admin`` is core.auth.AdminGate's proof that the id was checked -----------
 
     async def approve(
-        self, withdrawal_id: int, *, admin_telegram_id: int, notes: str | None = None
+        self, withdrawal_id: int, *, admin: Admin, notes: str | None = None
     ) -> WithdrawalView:
-        return await self._admin_move(APPROVE, withdrawal_id, admin_telegram_id, notes)
+        return await self._admin_move(APPROVE, withdrawal_id, admin, notes)
 
     async def start_processing(
-        self, withdrawal_id: int, *, admin_telegram_id: int, notes: str | None = None
+        self, withdrawal_id: int, *, admin: Admin, notes: str | None = None
     ) -> WithdrawalView:
-        return await self._admin_move(PROCESS, withdrawal_id, admin_telegram_id, notes)
+        return await self._admin_move(PROCESS, withdrawal_id, admin, notes)
 
     async def reject(
         self,
         withdrawal_id: int,
         *,
-        admin_telegram_id: int,
+        admin: Admin,
         reason: str,
         notes: str | None = None,
         from_status: WithdrawalStatus | None = None,
@@ -113,12 +131,11 @@ class WithdrawalService:
         """Pending or approved → rejected, the hold refunded once. ``from_status``: the status
         the admin saw; if another admin moved it meanwhile the reject is refused, not applied to
         a state the admin never looked at."""
-        transitions.require_admin(self._settings, admin_telegram_id)
         text = transitions.clean_text(reason, field="reason", required=True)
         return await self._admin_move(
             REJECT,
             withdrawal_id,
-            admin_telegram_id,
+            admin,
             notes,
             values={"reject_reason": text},
             from_status=from_status,
@@ -128,13 +145,12 @@ class WithdrawalService:
         self,
         withdrawal_id: int,
         *,
-        admin_telegram_id: int,
+        admin: Admin,
         tx_hash: str,
         notes: str | None = None,
     ) -> WithdrawalView:
         """Processing → completed with the chain's transaction hash.
         Raises InvalidAddress (bad_tx_hash) for a hash that does not fit the network."""
-        transitions.require_admin(self._settings, admin_telegram_id)
         async with self._sessions() as session:
             network = await queries.network_of(session, withdrawal_id)
         if network is None:
@@ -143,7 +159,7 @@ class WithdrawalService:
         return await self._admin_move(
             COMPLETE,
             withdrawal_id,
-            admin_telegram_id,
+            admin,
             notes,
             values={"transaction_hash": normalised},
         )
@@ -152,25 +168,25 @@ class WithdrawalService:
         self,
         move: Move,
         withdrawal_id: int,
-        admin: int,
+        admin: Admin,
         notes: str | None,
         values: dict[str, object] | None = None,
         from_status: WithdrawalStatus | None = None,
     ) -> WithdrawalView:
-        """Raises Forbidden (not_admin, own_withdrawal), NotFound, InvalidTransition
+        """Raises Forbidden (own_withdrawal), NotFound, InvalidTransition
         (not_allowed with status, decided_by, decided_at; reason_required; text_too_long)."""
-        transitions.require_admin(self._settings, admin)
+        actor = admin.telegram_id
         note = transitions.clean_text(notes, field="notes")
         async with self._sessions.begin() as session:
             view = await transitions.apply(
                 session,
                 move,
                 withdrawal_id,
-                admin=admin,
+                admin=actor,
                 notes=note,
                 values=dict(values or {}),
                 from_status=from_status,
-                not_owner=admin if transitions.owner_excluded(self._settings, move) else None,
+                not_owner=actor if transitions.owner_excluded(self._settings, move) else None,
             )
             await self._finish(session, view, actor="admin")
         log.info(
@@ -206,7 +222,7 @@ class WithdrawalService:
     async def list_pending(
         self, *, statuses: Iterable[WithdrawalStatus] = AWAITING_ADMIN, limit: int = 50
     ) -> list[WithdrawalView]:
-        """For /pending: oldest first. Admin-only data: the bot gates the command."""
+        """Oldest first. For admins: see core.withdrawals.actions.WithdrawalActions.pending."""
         async with self._sessions() as session:
             return await queries.list_by_status(session, statuses, _limit(limit))
 

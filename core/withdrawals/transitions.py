@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 from sqlalchemy import exists, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import auth, ledger
+from core import ledger
 from core.config import Settings
 from core.db.models import TxType, User, WithdrawalRequest, WithdrawalStatus
 from core.errors import Forbidden, InvalidTransition, NotFound
@@ -23,11 +23,6 @@ MAX_TEXT_LENGTH = 1000
 
 def refund_key(withdrawal_id: int) -> str:
     return f"withdrawal:{withdrawal_id}:refund"
-
-
-def require_admin(settings: Settings, actor: int) -> None:
-    """Whatever chat a button was pressed in, only configured admins decide."""
-    auth.require_admin(settings.telegram.admin_ids, actor)
 
 
 def owner_excluded(settings: Settings, move: Move) -> bool:

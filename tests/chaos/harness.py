@@ -45,7 +45,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.callbacks import AdminWithdrawalAction, AdminWithdrawalCallback
 from bot.notifier import RENDERERS
 from core import ledger
-from core.admin import AdminService
+from core.admin import Adjustments
+from core.auth import AdminGate
 from core.config import (
     NotifierSettings,
     NowPaymentsSettings,
@@ -68,6 +69,7 @@ from tests.support.money import ADDRESSES, TX_HASHES, add_currencies
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_CHAT = -1_005_550_001
 ADMIN_ID = 700_300_001
+as_admin = AdminGate([ADMIN_ID]).authorize
 FIRST_USER = 880_000_001
 POLL_SECONDS = 0.25
 POLL_LEASE_SECONDS = 3.0
@@ -446,15 +448,15 @@ class Driver:
             elif roll < 0.7:
                 self.press_approve(w.id, w.admin_chat_message_id)
             else:
-                await self.withdrawals.reject(w.id, admin_telegram_id=ADMIN_ID, reason="chaos")
+                await self.withdrawals.reject(w.id, admin=as_admin(ADMIN_ID), reason="chaos")
         elif w.status == "approved":
             if roll < 0.8:
-                await self.withdrawals.start_processing(w.id, admin_telegram_id=ADMIN_ID)
+                await self.withdrawals.start_processing(w.id, admin=as_admin(ADMIN_ID))
             else:
-                await self.withdrawals.reject(w.id, admin_telegram_id=ADMIN_ID, reason="chaos")
+                await self.withdrawals.reject(w.id, admin=as_admin(ADMIN_ID), reason="chaos")
         else:
             await self.withdrawals.complete(
-                w.id, admin_telegram_id=ADMIN_ID, tx_hash=TX_HASHES["BTC"]
+                w.id, admin=as_admin(ADMIN_ID), tx_hash=TX_HASHES["BTC"]
             )
 
     def card_posted(self, card: int | None) -> bool:
@@ -495,13 +497,13 @@ async def make_users(
 
 async def fund(sessions: async_sessionmaker[AsyncSession], users: list[User]) -> None:
     """A bonus each, through the admin service, so withdrawals start with the first step."""
-    admin = AdminService(sessions, driver_settings())
+    adjustments = Adjustments(sessions)
     for user in users:
-        await admin.adjust(
+        await adjustments.post(
             user.telegram_id,
             Decimal("150.00"),
             "chaos start",
-            admin_telegram_id=ADMIN_ID,
+            admin=as_admin(ADMIN_ID),
             key=f"chaos:{user.id}",
             kind=TxType.BONUS,
         )

@@ -17,7 +17,8 @@ from bot import texts
 from bot.app import App
 from bot.callbacks import AdminWithdrawalAction, AdminWithdrawalCallback
 from bot.notifier import NotifierTuning
-from core.admin import AdminService
+from core.admin import StatsService
+from core.auth import AdminGate
 from core.config import NotifierSettings
 from core.withdrawals import WithdrawalService, WithdrawalView
 from tests.conftest import Db, make_user, next_telegram_id
@@ -153,7 +154,8 @@ async def test_a_backlog_alerts_once_per_episode_and_shows_in_stats(
     )
     [first] = await alerts()
     assert first.payload["depth"] == 3 and first.payload["oldest_minutes"] == 20
-    stats = await AdminService(app.sessions, app.settings).stats(admin_telegram_id=ADMIN_ID)
+    admin = AdminGate(app.settings.telegram.admin_ids).authorize(ADMIN_ID)
+    stats = await StatsService(app.sessions).figures(admin=admin)
     assert stats.outbox.depth == 3
     assert stats.outbox.oldest_age is not None and stats.outbox.oldest_age.total_seconds() > 1190
     assert "<b>Outbox</b>: 3 queued, the oldest for 20 min" in texts.admin_stats(stats)

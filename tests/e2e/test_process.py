@@ -16,8 +16,9 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from pydantic import SecretStr
 
-from bot.app import EXIT_ALREADY_RUNNING, EXIT_CONFIG, run_app
+from bot.app import run_app
 from bot.handlers import get_routers
+from core.exit_codes import ExitCode
 from tests.conftest import Db, next_telegram_id
 from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp, make_settings, say
 from tests.fakes.nowpayments import FakeNowPayments
@@ -98,7 +99,7 @@ async def test_run_answers_and_sigterm_waits_for_the_handler_in_flight(
     finally:
         if bot.proc.returncode is None:
             bot.proc.kill()
-    assert code == 0, stderr
+    assert code == ExitCode.OK, stderr
     answer = await tg.wait_for_message(user, since=mark, timeout=0.1)
     assert "Your balance" in answer["text"]
     assert "stopping" in stderr and "Traceback" not in stderr
@@ -113,7 +114,7 @@ async def test_a_second_instance_with_the_same_token_refuses_to_start(
     mark = tg.mark()
     second = await BotProcess.start(bot_env(tg, np, e2e_db.url))
     code, stderr = await second.finish(60)
-    assert code == EXIT_ALREADY_RUNNING
+    assert code == ExitCode.ALREADY_RUNNING
     assert "already running for bot id 123456789" in stderr
     # It stopped before talking to Telegram (no deleteWebhook, no commands).
     assert [c.method for c in tg.calls() if c.seq >= mark and c.method != "getUpdates"] == []
@@ -128,13 +129,13 @@ async def test_malformed_token_exits_2_naming_the_setting(
     # Through the CLI: the config check refuses it before the bot is built.
     env = bot_env(tg, np, e2e_db.url, PAYBOT_TELEGRAM__BOT_TOKEN="12345:not a token")
     code, stderr = await (await BotProcess.start(env)).finish()
-    assert code == EXIT_CONFIG
+    assert code == ExitCode.CONFIG
     assert "telegram.bot_token" in stderr and "not a token" not in stderr
 
     # run_app itself: a token that slipped past validation fails inside aiogram's Bot(...).
     settings = make_settings(tg, np, e2e_db.url)
     bad = settings.telegram.model_copy(update={"bot_token": SecretStr("12345:has space")})
-    assert await run_app(settings.model_copy(update={"telegram": bad})) == EXIT_CONFIG
+    assert await run_app(settings.model_copy(update={"telegram": bad})) == ExitCode.CONFIG
     err = capsys.readouterr().err
     assert "telegram.bot_token" in err and "has space" not in err
 

@@ -1,25 +1,31 @@
-"""core.admin against real PostgreSQL: figures, user summaries, balance adjustments, the
-withdrawal actions a card offers, currency switches and the reconcile alert."""
+"""core.admin and core.withdrawals.actions against real PostgreSQL: figures, user summaries,
+balance adjustments, the withdrawal actions a card offers, currency switches and the reconcile
+alert; a non-admin gets no proof from the gate, so none of them can be called in their name."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import ledger
 from core.admin import (
     PAYMENT_FILTERS,
     RECONCILE_ALERT_KIND,
-    AdminService,
-    WithdrawalAction,
-    offered_actions,
+    Adjustments,
+    CurrencySwitch,
+    DepositDesk,
+    Lookups,
+    StatsService,
     reconcile_and_alert,
 )
+from core.auth import AdminGate
 from core.config import PaymentsSettings, Settings, TelegramSettings
 from core.db.models import TxType, User, WithdrawalStatus
 from core.errors import (
@@ -31,7 +37,13 @@ from core.errors import (
     NotFound,
 )
 from core.ids import new_payment_id
-from core.withdrawals import refund_key
+from core.withdrawals import (
+    WithdrawalAction,
+    WithdrawalActions,
+    WithdrawalService,
+    offered_actions,
+    refund_key,
+)
 from tests.conftest import Db, make_user, post_deposit
 from tests.integration.test_ledger import LEDGER_MARK
 
@@ -62,10 +74,40 @@ def make_settings() -> Settings:
     )
 
 
-async def admin_service(db: Db) -> AdminService:
+as_admin = AdminGate(make_settings().telegram.admin_ids).authorize
+
+
+@dataclass(frozen=True, slots=True)
+class AdminTools:
+    """The services the admin chat's handlers get (bot.services.build_services), by domain."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    withdrawals: WithdrawalService
+    actions: WithdrawalActions
+    stats: StatsService
+    lookups: Lookups
+    adjustments: Adjustments
+    currencies: CurrencySwitch
+    deposits: DepositDesk
+
+
+async def admin_service(db: Db) -> AdminTools:
     async with db.sessions.begin() as session:
         await session.execute(CURRENCIES)
-    return AdminService(db.sessions, make_settings())
+    settings = make_settings()
+    withdrawals = WithdrawalService(db.sessions, settings)
+    return AdminTools(
+        db.sessions,
+        settings,
+        withdrawals,
+        WithdrawalActions(db.sessions, settings, withdrawals),
+        StatsService(db.sessions),
+        Lookups(db.sessions),
+        Adjustments(db.sessions),
+        CurrencySwitch(db.sessions),
+        DepositDesk(db.sessions, settings),
+    )
 
 
 async def deposit(db: Db, user: User, amount: str) -> None:
@@ -118,7 +160,7 @@ async def alerts(db: Db) -> list[dict[str, Any]]:
         return [{"chat_id": r[0], **r[1]} for r in rows.all()]
 
 
-async def request(service: AdminService, user: User, amount: str) -> int:
+async def request(service: AdminTools, user: User, amount: str) -> int:
     view = await service.withdrawals.request(
         user_id=user.id, currency_code="USDTTRC20", amount=amount, address=TRX
     )
@@ -137,11 +179,13 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
     pending = await request(service, alice, "20.00")
     approved = await request(service, alice, "15.00")
     rejected = await request(service, bob, "12.00")
-    await service.approve(approved, admin_telegram_id=ADMIN)
-    await service.reject(rejected, admin_telegram_id=ADMIN, reason="no", from_status=S.PENDING)
+    await service.actions.approve(approved, admin=as_admin(ADMIN))
+    await service.actions.reject(
+        rejected, admin=as_admin(ADMIN), reason="no", from_status=S.PENDING
+    )
     assert pending
 
-    stats = await service.stats(admin_telegram_id=ADMIN)
+    stats = await service.stats.figures(admin=as_admin(ADMIN))
     assert stats.users == 3
     assert stats.balances == D("105.50")  # 100 - 20 - 15 + 40.50 (bob's 12 refunded)
     assert (stats.deposited, stats.withdrawn) == (D("140.50"), D("0.00"))
@@ -160,7 +204,7 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
     assert stats.mismatches == []
 
     with pytest.raises(Forbidden):
-        await service.stats(admin_telegram_id=STRANGER)
+        await service.stats.figures(admin=as_admin(STRANGER))
 
     # a cached balance that disagrees with the ledger shows in /stats and raises one alert
     async with fresh_db.sessions.begin() as session:
@@ -169,11 +213,13 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
             text("UPDATE user_balances SET balance_usd = balance_usd + 1 WHERE user_id = :u"),
             {"u": bob.id},
         )
-    stats = await service.stats(admin_telegram_id=ADMIN)
+    stats = await service.stats.figures(admin=as_admin(ADMIN))
     assert [(m.user_id, m.kind) for m in stats.mismatches] == [(bob.id, "cached_balance")]
     found = await reconcile_and_alert(fresh_db.sessions, make_settings())
     assert len(found) == 1
-    assert len(await service.reconcile_and_alert()) == 1  # the same mismatches: no second alert
+    assert (
+        len(await reconcile_and_alert(service.sessions, service.settings)) == 1
+    )  # the same mismatches: no second alert
     sent = await alerts(fresh_db)
     assert len(sent) == 1
     assert sent[0]["chat_id"] == ADMIN_CHAT and sent[0]["count"] == 1 and sent[0]["users"] == 1
@@ -194,8 +240,8 @@ async def test_adjust_is_idempotent_per_confirmation(fresh_db: Db) -> None:
     user = await make_user(fresh_db.sessions, username="Carol")
     await deposit(fresh_db, user, "30.00")
 
-    plan = await service.plan_adjustment(
-        "@carol", "-12.50", "  duplicate deposit ", admin_telegram_id=ADMIN
+    plan = await service.adjustments.plan(
+        "@carol", "-12.50", "  duplicate deposit ", admin=as_admin(ADMIN)
     )
     assert (plan.user.telegram_id, plan.kind, plan.amount) == (
         user.telegram_id,
@@ -210,28 +256,28 @@ async def test_adjust_is_idempotent_per_confirmation(fresh_db: Db) -> None:
 
     key = f"-100:{secrets.token_hex(4)}"
     first, second = await asyncio.gather(
-        service.adjust(
-            user.telegram_id, plan.amount, plan.reason, admin_telegram_id=ADMIN, key=key
+        service.adjustments.post(
+            user.telegram_id, plan.amount, plan.reason, admin=as_admin(ADMIN), key=key
         ),
-        service.adjust(
-            user.telegram_id, plan.amount, plan.reason, admin_telegram_id=OTHER_ADMIN, key=key
+        service.adjustments.post(
+            user.telegram_id, plan.amount, plan.reason, admin=as_admin(OTHER_ADMIN), key=key
         ),
     )
     assert sorted([first.created, second.created]) == [False, True]
     assert first.entry.id == second.entry.id
     assert first.entry.balance_after == D("17.50")
-    again = await service.adjust(
-        user.telegram_id, D("-12.50"), "duplicate deposit", admin_telegram_id=ADMIN, key=key
+    again = await service.adjustments.post(
+        user.telegram_id, D("-12.50"), "duplicate deposit", admin=as_admin(ADMIN), key=key
     )
     assert not again.created
     assert await balance(fresh_db, user) == D("17.50")
     assert await entries(fresh_db, user) == [("deposit", D("30.00")), ("adjustment", D("-12.50"))]
 
-    bonus = await service.adjust(
+    bonus = await service.adjustments.post(
         user.telegram_id,
         D("5.00"),
         "welcome",
-        admin_telegram_id=ADMIN,
+        admin=as_admin(ADMIN),
         key=f"-100:{secrets.token_hex(4)}",
         kind=TxType.BONUS,
     )
@@ -251,33 +297,39 @@ async def test_adjust_refusals_change_nothing(fresh_db: Db) -> None:
         return secrets.token_hex(6)
 
     with pytest.raises(Forbidden):
-        await service.adjust(tg, D("50.00"), "gift", admin_telegram_id=STRANGER, key=key())
+        await service.adjustments.post(tg, D("50.00"), "gift", admin=as_admin(STRANGER), key=key())
     with pytest.raises(Forbidden):
-        await service.plan_adjustment(str(tg), "50", "gift", admin_telegram_id=STRANGER)
+        await service.adjustments.plan(str(tg), "50", "gift", admin=as_admin(STRANGER))
     with pytest.raises(InsufficientFunds) as refused:
-        await service.adjust(tg, D("-10.01"), "too much", admin_telegram_id=ADMIN, key=key())
+        await service.adjustments.post(
+            tg, D("-10.01"), "too much", admin=as_admin(ADMIN), key=key()
+        )
     assert refused.value.params["balance"] == D("10.00")
     with pytest.raises(InsufficientFunds):
-        await service.plan_adjustment(str(tg), "-10.01", "too much", admin_telegram_id=ADMIN)
+        await service.adjustments.plan(str(tg), "-10.01", "too much", admin=as_admin(ADMIN))
     with pytest.raises(InvalidTransition) as no_reason:
-        await service.adjust(tg, D("1.00"), "   ", admin_telegram_id=ADMIN, key=key())
+        await service.adjustments.post(tg, D("1.00"), "   ", admin=as_admin(ADMIN), key=key())
     assert no_reason.value.reason == "reason_required"
     with pytest.raises(InvalidAmount):
-        await service.plan_adjustment(
-            str(tg), "-5", "x", admin_telegram_id=ADMIN, kind=TxType.BONUS
+        await service.adjustments.plan(
+            str(tg), "-5", "x", admin=as_admin(ADMIN), kind=TxType.BONUS
         )
     with pytest.raises(InvalidAmount):
-        await service.adjust(tg, D("1.005"), "x", admin_telegram_id=ADMIN, key=key())
+        await service.adjustments.post(tg, D("1.005"), "x", admin=as_admin(ADMIN), key=key())
     for amount in ("0", "abc", "1e3", "NaN", "12.345"):
         with pytest.raises(InvalidAmount):
-            await service.plan_adjustment(str(tg), amount, "x", admin_telegram_id=ADMIN)
+            await service.adjustments.plan(str(tg), amount, "x", admin=as_admin(ADMIN))
     with pytest.raises(NotFound):
-        await service.plan_adjustment("@nobody_here", "1", "x", admin_telegram_id=ADMIN)
+        await service.adjustments.plan("@nobody_here", "1", "x", admin=as_admin(ADMIN))
     with pytest.raises(NotFound):
-        await service.adjust(999_999_999_999, D("1.00"), "x", admin_telegram_id=ADMIN, key=key())
+        await service.adjustments.post(
+            999_999_999_999, D("1.00"), "x", admin=as_admin(ADMIN), key=key()
+        )
 
     # the whole balance may go, not a cent more
-    done = await service.adjust(tg, D("-10.00"), "closing", admin_telegram_id=ADMIN, key=key())
+    done = await service.adjustments.post(
+        tg, D("-10.00"), "closing", admin=as_admin(ADMIN), key=key()
+    )
     assert done.entry.balance_after == D("0.00")
     assert await entries(fresh_db, user) == [("deposit", D("10.00")), ("adjustment", D("-10.00"))]
     async with fresh_db.sessions() as session:
@@ -291,10 +343,12 @@ async def test_user_summary(fresh_db: Db) -> None:
     await add_payment(fresh_db, user, "20.00", "expired")
     first = await request(service, user, "10.00")
     await request(service, user, "11.00")
-    await service.reject(first, admin_telegram_id=ADMIN, reason="typo", from_status=S.PENDING)
+    await service.actions.reject(
+        first, admin=as_admin(ADMIN), reason="typo", from_status=S.PENDING
+    )
 
-    by_name = await service.user_summary("@davex", admin_telegram_id=ADMIN)
-    by_id = await service.user_summary(str(user.telegram_id), admin_telegram_id=ADMIN)
+    by_name = await service.lookups.user_summary("@davex", admin=as_admin(ADMIN))
+    by_id = await service.lookups.user_summary(str(user.telegram_id), admin=as_admin(ADMIN))
     assert by_name == by_id
     summary = by_id
     assert (summary.user.id, summary.user.username, summary.user.first_name) == (
@@ -320,9 +374,9 @@ async def test_user_summary(fresh_db: Db) -> None:
     assert summary.deposit_totals["finished"].amount == D("50.00")
 
     with pytest.raises(NotFound):
-        await service.user_summary("@nobody_here", admin_telegram_id=ADMIN)
+        await service.lookups.user_summary("@nobody_here", admin=as_admin(ADMIN))
     with pytest.raises(Forbidden):
-        await service.user_summary("@davex", admin_telegram_id=STRANGER)
+        await service.lookups.user_summary("@davex", admin=as_admin(STRANGER))
 
 
 async def test_recent_payments_by_filter(fresh_db: Db) -> None:
@@ -331,17 +385,17 @@ async def test_recent_payments_by_filter(fresh_db: Db) -> None:
     await add_payment(fresh_db, user, "10.00", "finished", credited="10.00")
     await add_payment(fresh_db, user, "11.00", "waiting")
     await add_payment(fresh_db, user, "12.00", "partially_paid", review=True)
-    everything = await service.recent_payments(admin_telegram_id=ADMIN)
+    everything = await service.deposits.recent(admin=as_admin(ADMIN))
     assert [p.amount_usd for p in everything] == [D("12.00"), D("11.00"), D("10.00")]
-    waiting = await service.recent_payments("Waiting", admin_telegram_id=ADMIN)
+    waiting = await service.deposits.recent("Waiting", admin=as_admin(ADMIN))
     assert [p.status for p in waiting] == ["waiting"]
-    review = await service.recent_payments("review", admin_telegram_id=ADMIN)
+    review = await service.deposits.recent("review", admin=as_admin(ADMIN))
     assert [p.amount_usd for p in review] == [D("12.00")]
     assert "review" in PAYMENT_FILTERS and "finished" in PAYMENT_FILTERS
     with pytest.raises(NotFound):
-        await service.recent_payments("nonsense", admin_telegram_id=ADMIN)
+        await service.deposits.recent("nonsense", admin=as_admin(ADMIN))
     with pytest.raises(Forbidden):
-        await service.recent_payments(admin_telegram_id=STRANGER)
+        await service.deposits.recent(admin=as_admin(STRANGER))
 
 
 async def test_card_actions_and_completion(fresh_db: Db) -> None:
@@ -353,24 +407,26 @@ async def test_card_actions_and_completion(fresh_db: Db) -> None:
     assert offered_actions(S.COMPLETED) == ()
 
     # a prompt is offered only where the move is possible
-    view = await service.check_action(wid, A.REJECT, admin_telegram_id=ADMIN)
+    view = await service.actions.check(wid, A.REJECT, admin=as_admin(ADMIN))
     assert view.status is S.PENDING
     with pytest.raises(InvalidTransition) as refused:
-        await service.check_action(wid, A.COMPLETE, admin_telegram_id=ADMIN)
+        await service.actions.check(wid, A.COMPLETE, admin=as_admin(ADMIN))
     assert refused.value.params["status"] == "pending"
     with pytest.raises(Forbidden):
-        await service.check_action(wid, A.REJECT, admin_telegram_id=STRANGER)
+        await service.actions.check(wid, A.REJECT, admin=as_admin(STRANGER))
     with pytest.raises(NotFound):
-        await service.check_action(10**12, A.REJECT, admin_telegram_id=ADMIN)
+        await service.actions.check(10**12, A.REJECT, admin=as_admin(ADMIN))
     with pytest.raises(InvalidTransition):
-        await service.complete(wid, admin_telegram_id=ADMIN, tx_hash=TX_HASH)
+        await service.actions.complete(wid, admin=as_admin(ADMIN), tx_hash=TX_HASH)
 
-    await service.approve(wid, admin_telegram_id=ADMIN)
+    await service.actions.approve(wid, admin=as_admin(ADMIN))
     # a bad hash on an approved one changes nothing (not even processing)
     with pytest.raises(InvalidAddress):
-        await service.complete(wid, admin_telegram_id=OTHER_ADMIN, tx_hash="0xnothex")
+        await service.actions.complete(wid, admin=as_admin(OTHER_ADMIN), tx_hash="0xnothex")
     assert (await service.withdrawals.get(wid)).status is S.APPROVED
-    done = await service.complete(wid, admin_telegram_id=OTHER_ADMIN, tx_hash=TX_HASH.upper())
+    done = await service.actions.complete(
+        wid, admin=as_admin(OTHER_ADMIN), tx_hash=TX_HASH.upper()
+    )
     assert done.status is S.COMPLETED and done.transaction_hash == TX_HASH
     assert (done.processing_by, done.completed_by, done.approved_by) == (
         OTHER_ADMIN,
@@ -378,7 +434,7 @@ async def test_card_actions_and_completion(fresh_db: Db) -> None:
         ADMIN,
     )
     with pytest.raises(InvalidTransition) as late:
-        await service.check_action(wid, A.REJECT, admin_telegram_id=ADMIN)
+        await service.actions.check(wid, A.REJECT, admin=as_admin(ADMIN))
     assert (late.value.params["status"], late.value.params["decided_by"]) == (
         "completed",
         OTHER_ADMIN,
@@ -389,11 +445,13 @@ async def test_card_actions_and_completion(fresh_db: Db) -> None:
 
     # reject narrowed to what the admin saw: approved meanwhile, so the reject is refused
     other = await request(service, user, "20.00")
-    await service.approve(other, admin_telegram_id=OTHER_ADMIN)
+    await service.actions.approve(other, admin=as_admin(OTHER_ADMIN))
     with pytest.raises(InvalidTransition):
-        await service.reject(other, admin_telegram_id=ADMIN, reason="x", from_status=S.PENDING)
-    rejected = await service.reject(
-        other, admin_telegram_id=ADMIN, reason="x", from_status=S.APPROVED
+        await service.actions.reject(
+            other, admin=as_admin(ADMIN), reason="x", from_status=S.PENDING
+        )
+    rejected = await service.actions.reject(
+        other, admin=as_admin(ADMIN), reason="x", from_status=S.APPROVED
     )
     assert rejected.status is S.REJECTED
     async with fresh_db.sessions() as session:
@@ -402,19 +460,19 @@ async def test_card_actions_and_completion(fresh_db: Db) -> None:
             {"k": refund_key(other)},
         )
         assert keys.scalar_one() == 1
-    pending = await service.pending_withdrawals(admin_telegram_id=ADMIN)
+    pending = await service.actions.pending(admin=as_admin(ADMIN))
     assert pending == []
 
 
 async def test_currency_switch_needs_an_admin(fresh_db: Db) -> None:
     service = await admin_service(fresh_db)
     with pytest.raises(Forbidden):
-        await service.set_currency_active("BTC", False, admin_telegram_id=STRANGER)
+        await service.currencies.set_active("BTC", False, admin=as_admin(STRANGER))
     with pytest.raises(Forbidden):
-        await service.list_currencies(admin_telegram_id=STRANGER)
-    off = await service.set_currency_active("btc", False, admin_telegram_id=ADMIN)
+        await service.currencies.list_all(admin=as_admin(STRANGER))
+    off = await service.currencies.set_active("btc", False, admin=as_admin(ADMIN))
     assert (off.code, off.is_active, off.disabled_by_admin) == ("BTC", False, True)
-    coins = {c.code: c.is_active for c in await service.list_currencies(admin_telegram_id=ADMIN)}
+    coins = {c.code: c.is_active for c in await service.currencies.list_all(admin=as_admin(ADMIN))}
     assert coins == {"BTC": False, "USDTTRC20": True}
     with pytest.raises(NotFound):
-        await service.set_currency_active("NOPE", True, admin_telegram_id=ADMIN)
+        await service.currencies.set_active("NOPE", True, admin=as_admin(ADMIN))

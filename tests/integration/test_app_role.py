@@ -29,7 +29,8 @@ from sqlalchemy.engine import make_url
 
 from bot.__main__ import _migrate
 from core import ledger
-from core.admin import AdminService
+from core.admin import Adjustments
+from core.auth import AdminGate
 from core.config import DatabaseSettings, Settings
 from core.db.base import Base
 from core.db.models import TxType
@@ -407,20 +408,20 @@ async def test_the_money_paths_work_as_the_app_role(
         payments=settings.payments.model_copy(update={"max_pending_withdrawals": 10}),
     )
     wd = WithdrawalService(app_db.sessions, wd_settings)
+    as_admin = AdminGate(wd_settings.telegram.admin_ids).authorize
     paid = await wd.request(user_id=user.id, currency_code="USDTTRC20", amount="20", address=TRX)
     refunded = await wd.request(
         user_id=user.id, currency_code="USDTTRC20", amount="15", address=TRX
     )
-    await wd.approve(paid.id, admin_telegram_id=ADMIN_A)
-    await wd.start_processing(paid.id, admin_telegram_id=ADMIN_B)
-    await wd.complete(paid.id, admin_telegram_id=ADMIN_B, tx_hash=TX_HASH)
-    await wd.reject(refunded.id, admin_telegram_id=ADMIN_A, reason="no")
-    admin = AdminService(app_db.sessions, wd_settings)
-    bonus = await admin.adjust(
+    await wd.approve(paid.id, admin=as_admin(ADMIN_A))
+    await wd.start_processing(paid.id, admin=as_admin(ADMIN_B))
+    await wd.complete(paid.id, admin=as_admin(ADMIN_B), tx_hash=TX_HASH)
+    await wd.reject(refunded.id, admin=as_admin(ADMIN_A), reason="no")
+    bonus = await Adjustments(app_db.sessions).post(
         user.telegram_id,
         D("2.50"),
         "thanks",
-        admin_telegram_id=ADMIN_A,
+        admin=as_admin(ADMIN_A),
         key=f"bonus:{user.id}",
         kind=TxType.BONUS,
     )

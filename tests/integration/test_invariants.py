@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import make_url, text
 
 from core import deposit_review
+from core.auth import AdminGate
 from core.config import PaymentsSettings, Settings, TelegramSettings
 from core.db.models import User
 from core.invariants import Violation, check_database
@@ -29,6 +30,7 @@ from tests.support.money import ADDRESSES, TX_HASHES, add_currencies, reply, wai
 D = Decimal
 ADMIN = 700_100_001
 ADMIN_CHAT = -100_700_100
+as_admin = AdminGate([ADMIN]).authorize
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -89,10 +91,10 @@ async def build_world(db: Db) -> World:
         return view.id
 
     pending, completed, rejected, cancelled = [await request() for _ in range(4)]
-    await service.approve(completed, admin_telegram_id=ADMIN)
-    await service.start_processing(completed, admin_telegram_id=ADMIN)
-    await service.complete(completed, admin_telegram_id=ADMIN, tx_hash=TX_HASHES["BTC"])
-    await service.reject(rejected, admin_telegram_id=ADMIN, reason="wrong network")
+    await service.approve(completed, admin=as_admin(ADMIN))
+    await service.start_processing(completed, admin=as_admin(ADMIN))
+    await service.complete(completed, admin=as_admin(ADMIN), tx_hash=TX_HASHES["BTC"])
+    await service.reject(rejected, admin=as_admin(ADMIN), reason="wrong network")
     await service.cancel(cancelled, user_id=alice.id)
     return World(
         db, alice, bob, finished, expired, reviewed, pending, completed, rejected, cancelled

@@ -37,7 +37,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import ledger
-from core.admin import AdminService
+from core.admin import Adjustments
+from core.auth import AdminGate
 from core.config import PaymentsSettings, Settings, TelegramSettings
 from core.db.models import TxType, User
 from core.db.models import WithdrawalStatus as S
@@ -53,6 +54,7 @@ D = Decimal
 T = TypeVar("T")
 ADMIN = 700_200_001
 ADMIN_CHAT = -100_700_200
+as_admin = AdminGate([ADMIN]).authorize
 PAY = D("0.01000000")  # every payment's pay_amount: the ratios below are exact
 SETTINGS = Settings(
     telegram=TelegramSettings(admin_chat_id=ADMIN_CHAT, admin_ids=[ADMIN]),
@@ -121,7 +123,7 @@ class Money(RuleBasedStateMachine):
         self.adjust_keys: dict[str, tuple[int, Decimal]] = {}
         self.key_prefix = secrets.token_hex(4)
         self.withdrawal_service = WithdrawalService(self.sessions, SETTINGS)
-        self.admin = AdminService(self.sessions, SETTINGS)
+        self.admin = Adjustments(self.sessions)
 
     def run(self, work: Awaitable[T]) -> T:
         return self.loop.run_until_complete(work)
@@ -233,12 +235,12 @@ class Money(RuleBasedStateMachine):
         sources, target = MOVES[move]
         service = self.withdrawal_service
         actions: dict[str, Any] = {
-            "approve": lambda: service.approve(w.id, admin_telegram_id=ADMIN),
-            "process": lambda: service.start_processing(w.id, admin_telegram_id=ADMIN),
+            "approve": lambda: service.approve(w.id, admin=as_admin(ADMIN)),
+            "process": lambda: service.start_processing(w.id, admin=as_admin(ADMIN)),
             "complete": lambda: service.complete(
-                w.id, admin_telegram_id=ADMIN, tx_hash=TX_HASHES["BTC"]
+                w.id, admin=as_admin(ADMIN), tx_hash=TX_HASHES["BTC"]
             ),
-            "reject": lambda: service.reject(w.id, admin_telegram_id=ADMIN, reason="no"),
+            "reject": lambda: service.reject(w.id, admin=as_admin(ADMIN), reason="no"),
             "cancel": lambda: service.cancel(w.id, user_id=self.users[w.user].id),
         }
         try:
@@ -269,11 +271,11 @@ class Money(RuleBasedStateMachine):
         name = f"{self.key_prefix}:{key}"
         try:
             result = self.run(
-                self.admin.adjust(
+                self.admin.post(
                     self.users[index].telegram_id,
                     value,
                     "state machine",
-                    admin_telegram_id=ADMIN,
+                    admin=as_admin(ADMIN),
                     key=name,
                     kind=TxType.ADJUSTMENT,
                 )

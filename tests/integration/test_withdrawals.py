@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from core import ledger
+from core.auth import Admin, AdminGate
 from core.config import PaymentsSettings, Settings, TelegramSettings
 from core.db.models import TxType, User, WithdrawalStatus
 from core.errors import (
@@ -33,6 +34,8 @@ S = WithdrawalStatus
 ADMIN_A = 700_000_001
 ADMIN_B = 700_000_002
 ADMIN_CHAT = -100123
+# The gate the bot asks (core.auth): its proof is what every admin move takes.
+as_admin = AdminGate([ADMIN_A, ADMIN_B]).authorize
 
 TRX = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 ETH = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
@@ -166,23 +169,23 @@ async def test_happy_path_request_approve_process_complete(db: Db) -> None:
     assert card[2]["internal_id"] == w.internal_id and card[2]["amount_usd"] == "50.00"
     assert card[2]["user_telegram_id"] == user.telegram_id and card[2]["status"] == "pending"
 
-    approved = await wd.approve(w.id, admin_telegram_id=ADMIN_A, notes=" looks fine ")
+    approved = await wd.approve(w.id, admin=as_admin(ADMIN_A), notes=" looks fine ")
     assert (approved.status, approved.approved_by, approved.admin_notes) == (
         S.APPROVED,
         ADMIN_A,
         "looks fine",
     )
-    processing = await wd.start_processing(w.id, admin_telegram_id=ADMIN_B)
+    processing = await wd.start_processing(w.id, admin=as_admin(ADMIN_B))
     assert processing.processing_by == ADMIN_B and processing.admin_notes == "looks fine"
 
     before = await snapshot(db, user)
     for bad in ("0x123", "", TX_HASH + "0", "zz" * 32):
         with pytest.raises(InvalidAddress) as info:
-            await wd.complete(w.id, admin_telegram_id=ADMIN_A, tx_hash=bad)
+            await wd.complete(w.id, admin=as_admin(ADMIN_A), tx_hash=bad)
         assert info.value.reason == "bad_tx_hash"
     assert await snapshot(db, user) == before
 
-    done = await wd.complete(w.id, admin_telegram_id=ADMIN_A, tx_hash=f" {TX_HASH} ")
+    done = await wd.complete(w.id, admin=as_admin(ADMIN_A), tx_hash=f" {TX_HASH} ")
     assert done.status is S.COMPLETED and done.transaction_hash == TX_HASH.lower()
     assert done.decided_by == ADMIN_A and done.decided_at == done.completed_at
     assert [(d.status, d.by) for d in done.decisions()] == [
@@ -209,7 +212,7 @@ async def test_happy_path_request_approve_process_complete(db: Db) -> None:
     assert admin_card["decided_by"] == ADMIN_A and admin_card["notes"] == "looks fine"
 
     with pytest.raises(InvalidTransition) as again:
-        await wd.complete(w.id, admin_telegram_id=ADMIN_B, tx_hash=TX_HASH)
+        await wd.complete(w.id, admin=as_admin(ADMIN_B), tx_hash=TX_HASH)
     assert again.value.params["status"] == "completed"
     assert again.value.params["decided_by"] == ADMIN_A
     async with db.sessions() as session:
@@ -223,7 +226,7 @@ async def test_reads_card_and_lists(db: Db) -> None:
     second = await wd.request(
         user_id=user.id, currency_code="XRP", amount="30", address=XRP, memo="12345"
     )
-    await wd.approve(second.id, admin_telegram_id=ADMIN_A)
+    await wd.approve(second.id, admin=as_admin(ADMIN_A))
     await wd.set_admin_message(second.id, 4242)
 
     assert (await wd.get(first.id)).user.telegram_id == user.telegram_id
@@ -256,22 +259,22 @@ async def test_reject_needs_a_reason_and_refunds(db: Db) -> None:
     before = await snapshot(db, user)
     for empty in ("", "   ", None):
         with pytest.raises(InvalidTransition) as info:
-            await wd.reject(w.id, admin_telegram_id=ADMIN_A, reason=empty)  # type: ignore[arg-type]
+            await wd.reject(w.id, admin=as_admin(ADMIN_A), reason=empty)  # type: ignore[arg-type]
         assert info.value.reason == "reason_required"
     with pytest.raises(InvalidTransition) as long:
-        await wd.reject(w.id, admin_telegram_id=ADMIN_A, reason="x" * 1001)
+        await wd.reject(w.id, admin=as_admin(ADMIN_A), reason="x" * 1001)
     assert long.value.reason == "text_too_long"
     assert await snapshot(db, user) == before
 
-    await wd.approve(w.id, admin_telegram_id=ADMIN_A)
+    await wd.approve(w.id, admin=as_admin(ADMIN_A))
     # The admin acted on a card that still showed "pending": refused, naming who approved.
     with pytest.raises(InvalidTransition) as stale:
-        await wd.reject(w.id, admin_telegram_id=ADMIN_B, reason="dup", from_status=S.PENDING)
+        await wd.reject(w.id, admin=as_admin(ADMIN_B), reason="dup", from_status=S.PENDING)
     assert (stale.value.params["status"], stale.value.params["decided_by"]) == (
         "approved",
         ADMIN_A,
     )
-    rejected = await wd.reject(w.id, admin_telegram_id=ADMIN_B, reason=" wrong chain ")
+    rejected = await wd.reject(w.id, admin=as_admin(ADMIN_B), reason=" wrong chain ")
     assert (rejected.status, rejected.reject_reason, rejected.rejected_by) == (
         S.REJECTED,
         "wrong chain",
@@ -289,10 +292,10 @@ async def test_reject_needs_a_reason_and_refunds(db: Db) -> None:
     assert push[2]["reason"] == "wrong chain" and push[2]["status"] == "rejected"
     # processing can no longer be rejected: the coins may be on their way
     other = await wd.request(user_id=user.id, currency_code="BTC", amount="10", address=BTC)
-    await wd.approve(other.id, admin_telegram_id=ADMIN_A)
-    await wd.start_processing(other.id, admin_telegram_id=ADMIN_A)
+    await wd.approve(other.id, admin=as_admin(ADMIN_A))
+    await wd.start_processing(other.id, admin=as_admin(ADMIN_A))
     with pytest.raises(InvalidTransition) as late:
-        await wd.reject(other.id, admin_telegram_id=ADMIN_A, reason="late")
+        await wd.reject(other.id, admin=as_admin(ADMIN_A), reason="late")
     assert late.value.params["status"] == "processing"
 
 
@@ -321,7 +324,7 @@ async def test_cancel_only_by_owner_only_while_pending(db: Db) -> None:
     assert again.value.params["decided_by"] == owner.telegram_id
 
     approved = await wd.request(user_id=owner.id, currency_code="BTC", amount="30", address=BTC)
-    await wd.approve(approved.id, admin_telegram_id=ADMIN_B)
+    await wd.approve(approved.id, admin=as_admin(ADMIN_B))
     before = await snapshot(db, owner)
     with pytest.raises(InvalidTransition) as late:
         await wd.cancel(approved.id, user_id=owner.id)
@@ -330,23 +333,26 @@ async def test_cancel_only_by_owner_only_while_pending(db: Db) -> None:
 
 
 async def test_non_admin_changes_nothing(db: Db) -> None:
+    """Every admin move takes the gate's proof: a non-admin gets none and none can be made, so
+    whatever a caller checked (or skipped) before, nothing can be moved in their name."""
     wd = await service(db)
     user = await funded_user(db, "50.00")
     w = await wd.request(user_id=user.id, currency_code="BTC", amount="20", address=BTC)
     before = await snapshot(db, user)
     # the owner, a random id, an id that is only the admin *chat*: all refused
     for actor in (user.telegram_id, 123, ADMIN_CHAT, True):
-        calls = [
-            wd.approve(w.id, admin_telegram_id=actor),
-            wd.start_processing(w.id, admin_telegram_id=actor),
-            wd.complete(w.id, admin_telegram_id=actor, tx_hash=TX_HASH),
-            wd.reject(w.id, admin_telegram_id=actor, reason="no"),
-            wd.reject(-1, admin_telegram_id=actor, reason=""),  # refused before anything else
-        ]
-        for call in calls:
-            with pytest.raises(Forbidden) as info:
-                await call
-            assert info.value.reason == "not_admin"
+        with pytest.raises(Forbidden) as info:
+            as_admin(actor)
+        assert info.value.reason == "not_admin"
+        with pytest.raises(Forbidden):
+            Admin(actor)
+        with pytest.raises(Forbidden):
+            Admin(actor, object())
+    # An admin's own proof is not a key to anyone else's name.
+    assert as_admin(ADMIN_A).telegram_id == ADMIN_A
+    with pytest.raises(Forbidden):
+        Admin(ADMIN_A)
+    assert (await wd.get(w.id)).status is S.PENDING
     assert await snapshot(db, user) == before
 
 
@@ -364,9 +370,9 @@ async def test_an_admin_cannot_pay_out_their_own_withdrawal(db: Db) -> None:
     own = await wd.request(user_id=me.id, currency_code="BTC", amount="20", address=BTC)
     before = await snapshot(db, me)
     for call in (
-        wd.approve(own.id, admin_telegram_id=ADMIN_A),
-        wd.start_processing(own.id, admin_telegram_id=ADMIN_A),
-        wd.complete(own.id, admin_telegram_id=ADMIN_A, tx_hash=TX_HASH),
+        wd.approve(own.id, admin=as_admin(ADMIN_A)),
+        wd.start_processing(own.id, admin=as_admin(ADMIN_A)),
+        wd.complete(own.id, admin=as_admin(ADMIN_A), tx_hash=TX_HASH),
     ):
         with pytest.raises(Forbidden) as info:
             await call
@@ -375,16 +381,16 @@ async def test_an_admin_cannot_pay_out_their_own_withdrawal(db: Db) -> None:
     assert (await wd.get(own.id)).status is S.PENDING
 
     # Another admin decides it; the owner still may not send it on.
-    approved = await wd.approve(own.id, admin_telegram_id=ADMIN_B)
+    approved = await wd.approve(own.id, admin=as_admin(ADMIN_B))
     assert approved.approved_by == ADMIN_B
     with pytest.raises(Forbidden) as sending:
-        await wd.start_processing(own.id, admin_telegram_id=ADMIN_A)
+        await wd.start_processing(own.id, admin=as_admin(ADMIN_A))
     assert sending.value.reason == "own_withdrawal"
-    processing = await wd.start_processing(own.id, admin_telegram_id=ADMIN_B)
+    processing = await wd.start_processing(own.id, admin=as_admin(ADMIN_B))
     with pytest.raises(Forbidden):
-        await wd.complete(own.id, admin_telegram_id=ADMIN_A, tx_hash=TX_HASH)
+        await wd.complete(own.id, admin=as_admin(ADMIN_A), tx_hash=TX_HASH)
     assert (await wd.get(own.id)).status is processing.status is S.PROCESSING
-    done = await wd.complete(own.id, admin_telegram_id=ADMIN_B, tx_hash=TX_HASH)
+    done = await wd.complete(own.id, admin=as_admin(ADMIN_B), tx_hash=TX_HASH)
     assert done.status is S.COMPLETED
 
 
@@ -392,20 +398,20 @@ async def test_an_admin_may_reject_their_own_and_decide_others(db: Db) -> None:
     wd = await service(db)
     me = await admin_user(db, ADMIN_B)
     own = await wd.request(user_id=me.id, currency_code="BTC", amount="20", address=BTC)
-    rejected = await wd.reject(own.id, admin_telegram_id=ADMIN_B, reason="changed my mind")
+    rejected = await wd.reject(own.id, admin=as_admin(ADMIN_B), reason="changed my mind")
     assert rejected.status is S.REJECTED  # refunding oneself moves no money out
     customer = await funded_user(db, "50.00")
     theirs = await wd.request(user_id=customer.id, currency_code="BTC", amount="20", address=BTC)
-    assert (await wd.approve(theirs.id, admin_telegram_id=ADMIN_B)).status is S.APPROVED
+    assert (await wd.approve(theirs.id, admin=as_admin(ADMIN_B))).status is S.APPROVED
 
 
 async def test_self_approval_when_the_operator_allows_it(db: Db) -> None:
     wd = await service(db, allow_self_approval=True)
     me = await admin_user(db, ADMIN_A)
     own = await wd.request(user_id=me.id, currency_code="BTC", amount="20", address=BTC)
-    await wd.approve(own.id, admin_telegram_id=ADMIN_A)
-    await wd.start_processing(own.id, admin_telegram_id=ADMIN_A)
-    done = await wd.complete(own.id, admin_telegram_id=ADMIN_A, tx_hash=TX_HASH)
+    await wd.approve(own.id, admin=as_admin(ADMIN_A))
+    await wd.start_processing(own.id, admin=as_admin(ADMIN_A))
+    done = await wd.complete(own.id, admin=as_admin(ADMIN_A), tx_hash=TX_HASH)
     assert done.status is S.COMPLETED and done.completed_by == ADMIN_A
 
 
@@ -584,11 +590,11 @@ async def test_bad_tx_hash_changes_nothing(
     w = await wd.request(
         user_id=user.id, currency_code=currency, amount="20", address=address, memo="7"
     )
-    await wd.approve(w.id, admin_telegram_id=ADMIN_A)
-    await wd.start_processing(w.id, admin_telegram_id=ADMIN_A)
+    await wd.approve(w.id, admin=as_admin(ADMIN_A))
+    await wd.start_processing(w.id, admin=as_admin(ADMIN_A))
     before = await snapshot(db, user)
     with pytest.raises(InvalidAddress) as info:
-        await wd.complete(w.id, admin_telegram_id=ADMIN_A, tx_hash=bad_hash)
+        await wd.complete(w.id, admin=as_admin(ADMIN_A), tx_hash=bad_hash)
     assert info.value.reason == "bad_tx_hash"
     assert await snapshot(db, user) == before
     assert (await wd.get(w.id)).status is S.PROCESSING
@@ -600,8 +606,8 @@ async def test_completion_of_an_unprocessed_withdrawal_is_refused(db: Db) -> Non
     w = await wd.request(user_id=user.id, currency_code="BTC", amount="20", address=BTC)
     before = await snapshot(db, user)
     for call in (
-        wd.complete(w.id, admin_telegram_id=ADMIN_A, tx_hash=TX_HASH),
-        wd.start_processing(w.id, admin_telegram_id=ADMIN_A),
+        wd.complete(w.id, admin=as_admin(ADMIN_A), tx_hash=TX_HASH),
+        wd.start_processing(w.id, admin=as_admin(ADMIN_A)),
     ):
         with pytest.raises(InvalidTransition) as info:
             await call
@@ -609,7 +615,7 @@ async def test_completion_of_an_unprocessed_withdrawal_is_refused(db: Db) -> Non
         assert info.value.params["status"] == "pending"
         assert info.value.params["decided_by"] is None
     with pytest.raises(NotFound):
-        await wd.complete(-1, admin_telegram_id=ADMIN_A, tx_hash=TX_HASH)
+        await wd.complete(-1, admin=as_admin(ADMIN_A), tx_hash=TX_HASH)
     with pytest.raises(NotFound):
-        await wd.approve(-1, admin_telegram_id=ADMIN_A)
+        await wd.approve(-1, admin=as_admin(ADMIN_A))
     assert await snapshot(db, user) == before

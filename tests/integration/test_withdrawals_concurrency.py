@@ -21,6 +21,7 @@ from tests.integration.test_withdrawals import (
     ADMIN_B,
     BTC,
     TRX,
+    as_admin,
     balance,
     funded_user,
     ledger_rows,
@@ -75,11 +76,11 @@ async def race_admins(db: Db, wd: WithdrawalService, approve_first: bool) -> Non
     w = await wd.request(user_id=user.id, currency_code="BTC", amount="40", address=BTC)
 
     def approve(admin: int) -> Callable[[], Awaitable[WithdrawalView]]:
-        return lambda: wd.approve(w.id, admin_telegram_id=admin)
+        return lambda: wd.approve(w.id, admin=as_admin(admin))
 
     def reject(admin: int) -> Callable[[], Awaitable[WithdrawalView]]:
         # the card showed "pending": a reject must not land on an approval it never saw
-        return lambda: wd.reject(w.id, admin_telegram_id=admin, reason="no", from_status=S.PENDING)
+        return lambda: wd.reject(w.id, admin=as_admin(admin), reason="no", from_status=S.PENDING)
 
     first, second = (approve, reject) if approve_first else (reject, approve)
     calls = [(first if i % 2 else second)(ADMIN_A if i % 4 < 2 else ADMIN_B) for i in range(20)]
@@ -124,7 +125,7 @@ async def test_repeated_reject_and_cancel_refund_exactly_once(db: Db) -> None:
     assert (await balance(db, user)).balance == D("0.00")
 
     def reject(w: WithdrawalView, admin: int) -> Callable[[], Awaitable[WithdrawalView]]:
-        return lambda: wd.reject(w.id, admin_telegram_id=admin, reason="dup")
+        return lambda: wd.reject(w.id, admin=as_admin(admin), reason="dup")
 
     def cancel(w: WithdrawalView) -> Callable[[], Awaitable[WithdrawalView]]:
         return lambda: wd.cancel(w.id, user_id=user.id)
@@ -166,8 +167,8 @@ async def test_pending_count_limit_holds_under_concurrency(db: Db) -> None:
     assert all(e.params == {"limit": 3, "open": 3} for e in lost)
     assert (await balance(db, user)).balance == D("970.00")
     # approved and processing still count as open; a cancelled one frees its slot
-    await wd.approve(won[0].id, admin_telegram_id=ADMIN_A)
-    await wd.start_processing(won[0].id, admin_telegram_id=ADMIN_A)
+    await wd.approve(won[0].id, admin=as_admin(ADMIN_A))
+    await wd.start_processing(won[0].id, admin=as_admin(ADMIN_A))
     await wd.cancel(won[1].id, user_id=user.id)
     await wd.request(user_id=user.id, currency_code="BTC", amount="10", address=BTC)
     extra = await outcome(

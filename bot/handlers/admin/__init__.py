@@ -1,12 +1,13 @@
 """The admin chat: withdrawal cards and their replies, admin commands, alerts.
 
-Gating, three times over: the gate router's filters let only admins (``telegram.admin_ids``)
-acting in the admin chat (``telegram.admin_chat_id``) reach the handlers; every handler checks
-the sender again (``ensure_admin``); the core checks the admin id once more. Anyone else who
-presses an admin button or answers an admin prompt gets a polite refusal and nothing changes.
+Gating: the gate router's filters let only admins acting in the admin chat
+(``telegram.admin_chat_id``) reach the handlers. Whether the sender is an admin is asked of
+core.auth.AdminGate, the one place that checks ``telegram.admin_ids``; it hands the handler an
+``admin`` proof that every admin method in core requires. Anyone else who presses an admin
+button or answers an admin prompt gets a polite refusal and nothing changes.
 
 Wiring: ``create_router()`` goes into ``get_routers(...)`` before the fallbacks;
-``create_renderers(sessions, settings)`` is merged over ``bot.notifier.RENDERERS``.
+``create_renderers(withdrawals)`` is merged over ``bot.notifier.RENDERERS``.
 """
 
 from __future__ import annotations
@@ -25,13 +26,7 @@ from bot.callbacks import (
     AdminWithdrawalCallback,
 )
 from bot.handlers.admin import commands, deposits, withdrawals
-from bot.handlers.admin.access import (
-    admin_callback,
-    admin_chat_message,
-    admin_message,
-    ensure_admin,
-    is_admin,
-)
+from bot.handlers.admin.access import admin_callback, admin_chat_message, admin_message
 from bot.handlers.admin.renderers import create_renderers
 from bot.handlers.common import acknowledge
 
@@ -40,8 +35,6 @@ __all__ = [
     "admin_message",
     "create_renderers",
     "create_router",
-    "ensure_admin",
-    "is_admin",
 ]
 
 

@@ -1,20 +1,17 @@
-"""Who may use the admin chat: router-level filters, and the explicit check every admin action
-repeats (the core checks a third time)."""
+"""Who may use the admin chat: the gate router's filters. They ask core.auth.AdminGate, the one
+place an admin id is checked, and hand the handler its proof as ``admin`` (core.auth.Admin):
+every admin method in core requires one, so a handler cannot act for anyone the gate refused."""
 
 from __future__ import annotations
 
 from aiogram.types import CallbackQuery, Message
 from aiogram.types import User as TelegramUser
 
+from core.auth import Admin, AdminGate
 from core.config import Settings
-from core.errors import Forbidden
 
 # Telegram ids are positive and fit a BIGINT; anything else in callback data is forged.
 MAX_ID = 2**63 - 1
-
-
-def is_admin(settings: Settings, user: TelegramUser | None) -> bool:
-    return user is not None and not user.is_bot and user.id in settings.telegram.admin_ids
 
 
 def in_admin_chat(settings: Settings, chat_id: int | None) -> bool:
@@ -22,12 +19,11 @@ def in_admin_chat(settings: Settings, chat_id: int | None) -> bool:
     return admin_chat is not None and chat_id == admin_chat
 
 
-def ensure_admin(settings: Settings, user: TelegramUser | None) -> int:
-    """The acting admin's Telegram id. Raises Forbidden("not_admin") (the error router answers
-    it politely)."""
-    if user is None or not is_admin(settings, user):
-        raise Forbidden("not_admin", actor=None if user is None else user.id)
-    return user.id
+def _admitted(gate: AdminGate, user: TelegramUser | None) -> dict[str, Admin] | bool:
+    if user is None or user.is_bot:
+        return False
+    admin = gate.admit(user.id)
+    return False if admin is None else {"admin": admin}
 
 
 def valid_id(value: int) -> bool:
@@ -41,12 +37,20 @@ async def admin_chat_message(message: Message, settings: Settings) -> bool:
     return in_admin_chat(settings, message.chat.id)
 
 
-async def admin_message(message: Message, settings: Settings) -> bool:
+async def admin_message(
+    message: Message, settings: Settings, admin_gate: AdminGate
+) -> dict[str, Admin] | bool:
     """An admin writing in the admin chat."""
-    return in_admin_chat(settings, message.chat.id) and is_admin(settings, message.from_user)
+    if not in_admin_chat(settings, message.chat.id):
+        return False
+    return _admitted(admin_gate, message.from_user)
 
 
-async def admin_callback(callback: CallbackQuery, settings: Settings) -> bool:
+async def admin_callback(
+    callback: CallbackQuery, settings: Settings, admin_gate: AdminGate
+) -> dict[str, Admin] | bool:
     """An admin pressing a button of a message in the admin chat."""
     chat_id = callback.message.chat.id if callback.message is not None else None
-    return in_admin_chat(settings, chat_id) and is_admin(settings, callback.from_user)
+    if not in_admin_chat(settings, chat_id):
+        return False
+    return _admitted(admin_gate, callback.from_user)

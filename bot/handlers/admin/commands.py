@@ -1,7 +1,8 @@
 """Admin commands in the admin chat: /pending, /payments, /user, /stats, /currencies (with
 switches and a sync), /adjust and /bonus (with a confirm button), /help.
 
-Handlers parse the command's form and call one AdminService method; the rules live in core.
+Handlers parse the command's form and call one core service; the rules live in core. ``admin``
+is the proof the gate router's filter got from core.auth.AdminGate (see bot.handlers.admin).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from decimal import Decimal
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keyboards, texts
 from bot.callbacks import (
@@ -24,46 +24,43 @@ from bot.callbacks import (
     AdminCurrencySyncCallback,
     ConfirmAction,
 )
-from bot.handlers.admin.access import ensure_admin
 from bot.handlers.common import acknowledge, edit_in_place
-from core.admin import PAYMENT_FILTERS, AdminService
-from core.config import Settings
+from core.admin import (
+    PAYMENT_FILTERS,
+    Adjustments,
+    CurrencySwitch,
+    DepositDesk,
+    Lookups,
+    StatsService,
+)
+from core.auth import Admin
 from core.currencies import CurrencyCatalog
 from core.db.models import Currency, TxType
 from core.deposit_review import creditable
 from core.errors import InsufficientFunds, InvalidAmount, NotFound
 from core.money import parse_usd
+from core.withdrawals import WithdrawalActions
 
 COMMANDS = ("pending", "payments", "user", "stats", "currencies", "adjust", "bonus", "help")
 
 
-async def help_command(message: Message, settings: Settings) -> None:
-    ensure_admin(settings, message.from_user)
+async def help_command(message: Message) -> None:
     await message.answer(texts.ADMIN_HELP)
 
 
-async def pending(
-    message: Message, settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    admin_id = ensure_admin(settings, message.from_user)
-    service = AdminService(sessions, settings)
-    views = await service.pending_withdrawals(admin_telegram_id=admin_id)
+async def pending(message: Message, admin: Admin, withdrawal_actions: WithdrawalActions) -> None:
+    views = await withdrawal_actions.pending(admin=admin)
     await message.answer(texts.admin_pending(views))
 
 
 async def payments(
-    message: Message,
-    command: CommandObject,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    message: Message, command: CommandObject, admin: Admin, deposit_desk: DepositDesk
 ) -> None:
-    admin_id = ensure_admin(settings, message.from_user)
     wanted = (command.args or "").strip().lower() or None
     if wanted is not None and wanted not in PAYMENT_FILTERS:
         await message.answer(texts.admin_unknown_payment_filter(wanted, PAYMENT_FILTERS))
         return
-    service = AdminService(sessions, settings)
-    views = await service.recent_payments(wanted, admin_telegram_id=admin_id)
+    views = await deposit_desk.recent(wanted, admin=admin)
     # Deposits waiting for a decision get their Credit / Close buttons here too.
     waiting = [(v.id, v.internal_id, creditable(v)) for v in views if v.needs_review]
     markup = keyboards.admin_review(waiting, name_each=True)
@@ -71,30 +68,22 @@ async def payments(
 
 
 async def user_command(
-    message: Message,
-    command: CommandObject,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    message: Message, command: CommandObject, admin: Admin, lookups: Lookups
 ) -> None:
-    admin_id = ensure_admin(settings, message.from_user)
     query = (command.args or "").strip()
     if not query or len(query.split()) != 1:
         await message.answer(texts.USER_USAGE)
         return
-    service = AdminService(sessions, settings)
     try:
-        summary = await service.user_summary(query, admin_telegram_id=admin_id)
+        summary = await lookups.user_summary(query, admin=admin)
     except NotFound:
         await message.answer(texts.USER_NOT_FOUND)
         return
     await message.answer(texts.admin_user_summary(summary))
 
 
-async def stats(
-    message: Message, settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    admin_id = ensure_admin(settings, message.from_user)
-    figures = await AdminService(sessions, settings).stats(admin_telegram_id=admin_id)
+async def stats(message: Message, admin: Admin, admin_stats: StatsService) -> None:
+    figures = await admin_stats.figures(admin=admin)
     await message.answer(texts.admin_stats(figures))
 
 
@@ -113,19 +102,18 @@ def _currency_list(coins: list[Currency], page: int = 0) -> tuple[str, InlineKey
 
 
 async def currencies_command(
-    message: Message, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    message: Message, admin: Admin, currency_switch: CurrencySwitch
 ) -> None:
-    admin_id = ensure_admin(settings, message.from_user)
-    coins = await AdminService(sessions, settings).list_currencies(admin_telegram_id=admin_id)
+    coins = await currency_switch.list_all(admin=admin)
     text, markup = _currency_list(coins)
     await message.answer(text, reply_markup=markup)
 
 
 async def _refresh_list(
-    callback: CallbackQuery, service: AdminService, admin_id: int, page: int = 0
+    callback: CallbackQuery, switch: CurrencySwitch, admin: Admin, page: int = 0
 ) -> None:
     if isinstance(callback.message, Message):
-        coins = await service.list_currencies(admin_telegram_id=admin_id)
+        coins = await switch.list_all(admin=admin)
         text, markup = _currency_list(coins, page)
         await edit_in_place(callback.message, text, markup)
 
@@ -133,44 +121,36 @@ async def _refresh_list(
 async def currency_page(
     callback: CallbackQuery,
     callback_data: AdminCurrencyPageCallback,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    admin: Admin,
+    currency_switch: CurrencySwitch,
 ) -> None:
-    admin_id = ensure_admin(settings, callback.from_user)
     await acknowledge(callback)
-    await _refresh_list(callback, AdminService(sessions, settings), admin_id, callback_data.page)
+    await _refresh_list(callback, currency_switch, admin, callback_data.page)
 
 
 async def currency_button(
     callback: CallbackQuery,
     callback_data: AdminCurrencyCallback,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    admin: Admin,
+    currency_switch: CurrencySwitch,
 ) -> None:
-    admin_id = ensure_admin(settings, callback.from_user)
-    service = AdminService(sessions, settings)
     active = callback_data.action is AdminCurrencyAction.ON
-    coin = await service.set_currency_active(
-        callback_data.code, active, admin_telegram_id=admin_id
-    )
+    coin = await currency_switch.set_active(callback_data.code, active, admin=admin)
     await acknowledge(callback, texts.admin_currency_toast(coin.code, active))
-    await _refresh_list(callback, service, admin_id, callback_data.page)
+    await _refresh_list(callback, currency_switch, admin, callback_data.page)
 
 
 async def sync_button(
     callback: CallbackQuery,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    admin: Admin,
+    currency_switch: CurrencySwitch,
     catalog: CurrencyCatalog,
 ) -> None:
-    admin_id = ensure_admin(settings, callback.from_user)
-    service = AdminService(sessions, settings)
     await acknowledge(callback, texts.CURRENCY_SYNC_STARTED)  # a sync may take longer than a query
-    catalog.forget_lists()
-    result = await service.sync_currencies(catalog, admin_telegram_id=admin_id)
+    result = await currency_switch.sync(catalog, admin=admin)
     if isinstance(callback.message, Message):
         await callback.message.answer(texts.admin_sync_result(result))
-    await _refresh_list(callback, service, admin_id)
+    await _refresh_list(callback, currency_switch, admin)
 
 
 # --- balance adjustments --------------------------------------------------------------------
@@ -214,22 +194,18 @@ def _balance_of(exc: InsufficientFunds) -> Decimal:
 async def _plan(
     message: Message,
     command: CommandObject,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    admin: Admin,
+    adjustments: Adjustments,
     kind: TxType,
     usage: str,
 ) -> None:
-    admin_id = ensure_admin(settings, message.from_user)
     parts = (command.args or "").split(maxsplit=2)
     if len(parts) < 3:
         await message.answer(usage)
         return
     user_query, amount, reason = parts
-    service = AdminService(sessions, settings)
     try:
-        plan = await service.plan_adjustment(
-            user_query, amount, reason, admin_telegram_id=admin_id, kind=kind
-        )
+        plan = await adjustments.plan(user_query, amount, reason, admin=admin, kind=kind)
     except NotFound:
         await message.answer(texts.USER_NOT_FOUND)
         return
@@ -242,32 +218,25 @@ async def _plan(
 
 
 async def adjust_command(
-    message: Message,
-    command: CommandObject,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    message: Message, command: CommandObject, admin: Admin, adjustments: Adjustments
 ) -> None:
-    await _plan(message, command, settings, sessions, TxType.ADJUSTMENT, texts.ADJUST_USAGE)
+    await _plan(message, command, admin, adjustments, TxType.ADJUSTMENT, texts.ADJUST_USAGE)
 
 
 async def bonus_command(
-    message: Message,
-    command: CommandObject,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    message: Message, command: CommandObject, admin: Admin, adjustments: Adjustments
 ) -> None:
-    await _plan(message, command, settings, sessions, TxType.BONUS, texts.BONUS_USAGE)
+    await _plan(message, command, admin, adjustments, TxType.BONUS, texts.BONUS_USAGE)
 
 
 async def adjust_button(
     callback: CallbackQuery,
     callback_data: AdminAdjustCallback,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    admin: Admin,
+    adjustments: Adjustments,
 ) -> None:
-    admin_id = ensure_admin(settings, callback.from_user)
     confirm = callback.message
-    admin_name = callback.from_user.first_name or str(admin_id)
+    admin_name = callback.from_user.first_name or str(admin.telegram_id)
     terms = parse_adjustment(confirm.text or "") if isinstance(confirm, Message) else None
     if not isinstance(confirm, Message) or terms is None:
         await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
@@ -276,13 +245,12 @@ async def adjust_button(
         await acknowledge(callback)
         await edit_in_place(confirm, texts.admin_adjust_cancelled(admin_name), None)
         return
-    service = AdminService(sessions, settings)
     try:
-        result = await service.adjust(
+        result = await adjustments.post(
             terms.user_telegram_id,
             terms.amount,
             terms.reason,
-            admin_telegram_id=admin_id,
+            admin=admin,
             # One confirm message, one posting, however often it is pressed.
             key=f"{confirm.chat.id}:{confirm.message_id}",
             kind=terms.kind,

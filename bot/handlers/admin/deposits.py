@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from aiogram import Router
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.callbacks import AdminReviewCallback
-from bot.handlers.admin.access import ensure_admin, valid_id
+from bot.handlers.admin.access import valid_id
 from bot.handlers.common import acknowledge, edit_in_place
 from bot.notifier import Notifier
-from core.admin import AdminService
-from core.config import Settings
+from core.admin import DepositDesk, Lookups
+from core.auth import Admin
 from core.deposit_review import ReviewDecision
 from core.errors import InvalidTransition
 
@@ -21,32 +20,30 @@ from core.errors import InvalidTransition
 async def review_button(
     callback: CallbackQuery,
     callback_data: AdminReviewCallback,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    admin: Admin,
+    deposit_desk: DepositDesk,
+    lookups: Lookups,
     notifier: Notifier,
 ) -> None:
-    admin_id = ensure_admin(settings, callback.from_user)
     if not valid_id(callback_data.payment_id):
         await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
         return
-    service = AdminService(sessions, settings)
     decision = ReviewDecision(callback_data.action.value)
     try:
-        result = await service.review_deposit(
-            callback_data.payment_id, decision, admin_telegram_id=admin_id
-        )
+        result = await deposit_desk.review(callback_data.payment_id, decision, admin=admin)
     except InvalidTransition as exc:
         if exc.reason != "not_under_review":
             raise
         by = exc.params.get("decided_by")
-        names = await service.people([by] if isinstance(by, int) else [])
+        names = await lookups.people([by] if isinstance(by, int) else [])
         await acknowledge(callback, texts.admin_review_already(exc.params, names), alert=True)
         return
     notifier.wake()  # the user's message
     await acknowledge(callback, texts.REVIEW_TOAST[decision.value])
     message = callback.message
     if isinstance(message, Message) and message.html_text:
-        names = await service.people([admin_id])
+        admin_id = admin.telegram_id
+        names = await lookups.people([admin_id])
         line = texts.admin_review_decided(result.internal_id, result.credited, admin_id, names)
         # The decided deposit's buttons go; a list keeps the others' (they stay valid).
         markup = message.reply_markup

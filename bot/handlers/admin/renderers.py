@@ -11,21 +11,20 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
-from bot.callbacks import AdminWithdrawalAction
+from bot.callbacks import BUTTON_ACTION
 from bot.notifier import Rendered, Renderer
 from core.admin import RECONCILE_ALERT_KIND as RECONCILE_ALERT
-from core.admin import AdminService, offered_actions, people
-from core.config import Settings
+from core.admin import people
 from core.deposit_review import review_options
 from core.errors import NotFound
 from core.outbox import UNDELIVERED_KIND as UNDELIVERED
 from core.outbox import OutboxMessage
 from core.settlement import ALERT_KIND as DEPOSIT_ALERT
 from core.settlement import REVIEW_KIND as DEPOSIT_REVIEW
-from core.withdrawals import CARD_KIND
+from core.withdrawals import CARD_KIND, WithdrawalService, offered_actions
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +41,24 @@ def _withdrawal_id(payload: Mapping[str, Any]) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def card_renderer(service: AdminService) -> Renderer:
+def card_renderer(withdrawals: WithdrawalService) -> Renderer:
     async def render(message: OutboxMessage, session: AsyncSession) -> Rendered:
         withdrawal_id = _withdrawal_id(message.payload)
         if withdrawal_id is None:  # not written by core.withdrawals: the plain card
             return Rendered(texts.withdrawal_card(message.payload))
         try:
-            card = await service.withdrawals.card(withdrawal_id)
+            card = await withdrawals.card(withdrawal_id)
         except NotFound:
             log.error("withdrawal card %s: withdrawal %s is gone", message.id, withdrawal_id)
             return Rendered(texts.withdrawal_card(message.payload))
         view = card.withdrawal
         names = await people(session, [d.by for d in view.decisions() if d.by is not None])
-        actions = [AdminWithdrawalAction[a.name] for a in offered_actions(view.status)]
+        actions = [BUTTON_ACTION[a] for a in offered_actions(view.status)]
         posted = view.admin_chat_message_id
 
         async def remember(_: AsyncSession, message_id: int) -> None:
             if message_id != posted:  # first post, or the old card was gone
-                await service.withdrawals.set_admin_message(view.id, message_id)
+                await withdrawals.set_admin_message(view.id, message_id)
 
         return Rendered(
             texts.admin_withdrawal_card(card, names),
@@ -71,7 +70,7 @@ def card_renderer(service: AdminService) -> Renderer:
     return render
 
 
-def undelivered_renderer(service: AdminService) -> Renderer:
+def undelivered_renderer(withdrawals: WithdrawalService) -> Renderer:
     """The outbox's alert about an undelivered row. For a withdrawal card, in the admin chat, it
     carries the buttons the withdrawal's current status offers, so admins can still act."""
 
@@ -82,10 +81,10 @@ def undelivered_renderer(service: AdminService) -> Renderer:
         if withdrawal_id is None or private or message.payload.get("kind") != CARD_KIND:
             return Rendered(text)
         try:
-            view = await service.withdrawals.get(withdrawal_id)
+            view = await withdrawals.get(withdrawal_id)
         except NotFound:
             return Rendered(text)
-        actions = [AdminWithdrawalAction[a.name] for a in offered_actions(view.status)]
+        actions = [BUTTON_ACTION[a] for a in offered_actions(view.status)]
         return Rendered(text, reply_markup=keyboards.admin_withdrawal_card(view.id, actions))
 
     return render
@@ -114,14 +113,11 @@ def deposit_notice(render: Callable[[Mapping[str, Any]], str]) -> Renderer:
     return renderer
 
 
-def create_renderers(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings
-) -> dict[str, Renderer]:
+def create_renderers(withdrawals: WithdrawalService) -> dict[str, Renderer]:
     """The admin chat's kinds; merge over bot.notifier.RENDERERS."""
-    service = AdminService(sessions, settings)
     return {
-        CARD_KIND: card_renderer(service),
-        UNDELIVERED: undelivered_renderer(service),
+        CARD_KIND: card_renderer(withdrawals),
+        UNDELIVERED: undelivered_renderer(withdrawals),
         DEPOSIT_REVIEW: deposit_notice(texts.admin_deposit_review),
         DEPOSIT_ALERT: deposit_notice(texts.admin_deposit_alert),
         RECONCILE_ALERT: _plain(texts.admin_reconcile_alert),

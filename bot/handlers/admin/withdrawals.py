@@ -12,19 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.types import CallbackQuery, Message, ReplyParameters
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message, ReplyParameters
 
 from bot import keyboards, texts
-from bot.callbacks import AdminWithdrawalCallback
-from bot.handlers.admin.access import ensure_admin, valid_id
+from bot.callbacks import CORE_ACTION, AdminWithdrawalCallback
+from bot.handlers.admin.access import valid_id
 from bot.handlers.common import acknowledge
 from bot.notifier import Notifier
-from core.admin import AdminService, WithdrawalAction
-from core.config import Settings
+from core.admin import Lookups
+from core.auth import Admin
 from core.db.models import WithdrawalStatus
 from core.errors import InvalidTransition
-from core.withdrawals import WithdrawalView
+from core.withdrawals import WithdrawalAction, WithdrawalActions, WithdrawalView
 
 _REF = re.compile(
     r"^ref: (?P<action>reject|complete) (?P<id>[0-9]{1,18})(?: from (?P<status>[a-z]+))?$",
@@ -68,9 +67,9 @@ async def replied_prompt(message: Message, bot: Bot) -> dict[str, Any] | bool:
     return False if prompt is None else {"prompt": prompt}
 
 
-async def _already_handled(service: AdminService, exc: InvalidTransition) -> str:
+async def _already_handled(lookups: Lookups, exc: InvalidTransition) -> str:
     by = exc.params.get("decided_by")
-    names = await service.people([by] if isinstance(by, int) else [])
+    names = await lookups.people([by] if isinstance(by, int) else [])
     return texts.admin_already_handled(exc.params, names)
 
 
@@ -78,43 +77,36 @@ def _not_allowed(exc: InvalidTransition) -> bool:
     return exc.reason == "not_allowed"
 
 
-async def _ask(callback: CallbackQuery, bot: Bot, chat_id: int, text: str, hint: str) -> None:
+async def _ask(card: Message | InaccessibleMessage, text: str, hint: str) -> None:
     """The prompt, as a reply to the card when it is still there."""
-    card = callback.message
-    reply = (
-        ReplyParameters(message_id=card.message_id, allow_sending_without_reply=True)
-        if card is not None
-        else None
-    )
-    await bot.send_message(
-        chat_id, text, reply_markup=keyboards.admin_prompt(hint), reply_parameters=reply
-    )
+    reply = ReplyParameters(message_id=card.message_id, allow_sending_without_reply=True)
+    await card.answer(text, reply_markup=keyboards.admin_prompt(hint), reply_parameters=reply)
 
 
 async def card_button(
     callback: CallbackQuery,
     callback_data: AdminWithdrawalCallback,
-    bot: Bot,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    admin: Admin,
+    withdrawal_actions: WithdrawalActions,
+    lookups: Lookups,
     notifier: Notifier,
 ) -> None:
-    admin_id = ensure_admin(settings, callback.from_user)
-    if not valid_id(callback_data.id) or callback.message is None:
+    card = callback.message
+    if not valid_id(callback_data.id) or card is None:
         await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
         return
-    service = AdminService(sessions, settings)
-    action = WithdrawalAction[callback_data.action.name]
+    actions = withdrawal_actions
+    action = CORE_ACTION[callback_data.action]
     withdrawal_id = callback_data.id
+    admin_id = admin.telegram_id
     name = callback.from_user.first_name or str(admin_id)
-    chat_id = callback.message.chat.id
     try:
         if action is WithdrawalAction.APPROVE:
-            await service.approve(withdrawal_id, admin_telegram_id=admin_id)
+            await actions.approve(withdrawal_id, admin=admin)
         elif action is WithdrawalAction.PROCESS:
-            await service.start_processing(withdrawal_id, admin_telegram_id=admin_id)
+            await actions.start_processing(withdrawal_id, admin=admin)
         else:
-            view = await service.check_action(withdrawal_id, action, admin_telegram_id=admin_id)
+            view = await actions.check(withdrawal_id, action, admin=admin)
             if action is WithdrawalAction.REJECT:
                 text = texts.admin_reject_prompt(view, admin_id, name)
                 hint = texts.PROMPT_REASON_PLACEHOLDER
@@ -122,12 +114,12 @@ async def card_button(
                 text = texts.admin_complete_prompt(view, admin_id, name)
                 hint = texts.PROMPT_HASH_PLACEHOLDER
             await acknowledge(callback, texts.ADMIN_WD_TOAST["prompt"])
-            await _ask(callback, bot, chat_id, text, hint)
+            await _ask(card, text, hint)
             return
     except InvalidTransition as exc:
         if not _not_allowed(exc):
             raise
-        await acknowledge(callback, await _already_handled(service, exc), alert=True)
+        await acknowledge(callback, await _already_handled(lookups, exc), alert=True)
         return
     notifier.wake()  # the card edit and the user's push
     await acknowledge(callback, texts.ADMIN_WD_TOAST[action.value])
@@ -136,35 +128,34 @@ async def card_button(
 async def prompt_answer(
     message: Message,
     prompt: Prompt,
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    admin: Admin,
+    withdrawal_actions: WithdrawalActions,
+    lookups: Lookups,
     notifier: Notifier,
 ) -> None:
-    admin_id = ensure_admin(settings, message.from_user)
     answer = (message.text or "").strip()
     if not answer:
         await message.reply(texts.ADMIN_REPLY_NEEDS_TEXT)
         return
-    service = AdminService(sessions, settings)
     view: WithdrawalView
     try:
         if prompt.action is WithdrawalAction.REJECT:
-            view = await service.reject(
+            view = await withdrawal_actions.reject(
                 prompt.withdrawal_id,
-                admin_telegram_id=admin_id,
+                admin=admin,
                 reason=answer,
                 from_status=prompt.from_status,
             )
             reply = texts.admin_rejected(view)
         else:
-            view = await service.complete(
-                prompt.withdrawal_id, admin_telegram_id=admin_id, tx_hash=answer
+            view = await withdrawal_actions.complete(
+                prompt.withdrawal_id, admin=admin, tx_hash=answer
             )
             reply = texts.admin_completed(view)
     except InvalidTransition as exc:
         if not _not_allowed(exc):
             raise
-        await message.reply(texts.esc(await _already_handled(service, exc)))
+        await message.reply(texts.esc(await _already_handled(lookups, exc)))
         return
     notifier.wake()
     await message.reply(reply)

@@ -1,0 +1,46 @@
+"""The core services the handlers call, built once per process by ``build_services`` (called by
+bot.app.build_app, which the tests and the benchmark use too) and handed to the handlers through
+the dispatcher's workflow data: a handler names the one it uses as a typed argument."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.admin import Adjustments, CurrencySwitch, DepositDesk, Lookups, StatsService
+from core.auth import AdminGate
+from core.config import Settings
+from core.withdrawals import WithdrawalActions, WithdrawalService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Field names are the workflow-data keys (and so the handlers' argument names)."""
+
+    admin_gate: AdminGate
+    withdrawals: WithdrawalService
+    withdrawal_actions: WithdrawalActions
+    admin_stats: StatsService
+    lookups: Lookups
+    adjustments: Adjustments
+    currency_switch: CurrencySwitch
+    deposit_desk: DepositDesk
+
+    def workflow_data(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def build_services(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> Services:
+    withdrawals = WithdrawalService(sessions, settings)
+    return Services(
+        admin_gate=AdminGate(settings.telegram.admin_ids),
+        withdrawals=withdrawals,
+        withdrawal_actions=WithdrawalActions(sessions, settings, withdrawals),
+        admin_stats=StatsService(sessions),
+        lookups=Lookups(sessions),
+        adjustments=Adjustments(sessions),
+        currency_switch=CurrencySwitch(sessions),
+        deposit_desk=DepositDesk(sessions, settings),
+    )
