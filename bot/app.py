@@ -26,6 +26,7 @@ from bot import texts
 from bot.factory import create_bot, create_dispatcher
 from bot.handlers import admin, get_routers, user_flows
 from bot.notifier import RENDERERS, Notifier, NotifierTuning, Renderer
+from bot.reports.adjustments import RENDERERS as ADJUSTED
 from bot.runtime import AlreadyRunning, PollingLock, UpdatePolling, tune_gc, wait_bounded
 from bot.telemetry import CountRequests
 from core import currencies, metrics, outbox
@@ -36,6 +37,7 @@ from core.db import roles
 from core.db.session import create_engine, create_session_factory, database_url
 from core.errors import ConfigError
 from core.health import Freshness, Health, HttpEndpoint
+from core.ledger_views import LedgerReports
 from core.logging import redact
 from core.metrics import CountingTransport, Metrics
 from core.nowpayments import NowPaymentsClient
@@ -348,7 +350,7 @@ def build_app(
         closers.append(engine.dispose)
     sessions = create_session_factory(engine)
     if renderers is None:  # the admin chat's cards and alerts over the plain defaults
-        renderers = {**RENDERERS, **admin.create_renderers(sessions, settings)}
+        renderers = {**RENDERERS, **admin.create_renderers(sessions, settings), **ADJUSTED}
     notifier = Notifier(
         notifier_bot,
         sessions,
@@ -369,6 +371,7 @@ def build_app(
         nowpayments=nowpayments,
         catalog=catalog,
         notifier=notifier,
+        ledger_reports=LedgerReports(sessions, settings.telegram.admin_ids),
     )
     url = engine.url.render_as_string(hide_password=False)
     polling = UpdatePolling(dispatcher, bot, timeout=polling_timeout)

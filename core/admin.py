@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import currencies, deposit_review, ledger, outbox
+from core import adjustment_notify, currencies, deposit_review, ledger, outbox
 from core.addresses import validate_tx_hash
 from core.config import Settings
 from core.currencies import CurrencyCatalog, SyncResult
@@ -505,6 +505,8 @@ class AdminService:
                 description=cleaned,
                 metadata={"admin_telegram_id": admin_telegram_id, "reason": cleaned},
             )
+            if entry.created:  # the user hears about it with the reason (same transaction)
+                await adjustment_notify.enqueue_push(session, user.telegram_id, entry)
             person = Person(user.telegram_id, user.username, user.first_name)
         if entry.created:
             log.info(

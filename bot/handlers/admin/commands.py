@@ -1,5 +1,5 @@
 """Admin commands in the admin chat: /pending, /payments, /user, /stats, /currencies (with
-switches and a sync), /adjust and /bonus (with a confirm button), /help.
+switches and a sync), /adjust and /bonus (with a confirm button); /help is in reports.py.
 
 Handlers parse the command's form and call one AdminService method; the rules live in core.
 """
@@ -35,11 +35,6 @@ from core.errors import InsufficientFunds, InvalidAmount, NotFound
 from core.money import parse_usd
 
 COMMANDS = ("pending", "payments", "user", "stats", "currencies", "adjust", "bonus", "help")
-
-
-async def help_command(message: Message, settings: Settings) -> None:
-    ensure_admin(settings, message.from_user)
-    await message.answer(texts.ADMIN_HELP)
 
 
 async def pending(
@@ -300,7 +295,6 @@ async def adjust_button(
 def create_router() -> Router:
     """Behind the admin gate (see bot.handlers.admin)."""
     router = Router(name=__name__)
-    router.message.register(help_command, Command("help"))
     router.message.register(pending, Command("pending"))
     router.message.register(payments, Command("payments"))
     router.message.register(user_command, Command("user"))
