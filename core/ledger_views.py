@@ -25,7 +25,7 @@ from core.errors import NotFound
 from core.users import find_user
 
 PAGE_SIZE = 10
-MAX_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 10  # what fits one Telegram message (tests/unit/test_reports.py)
 EXPORT_BATCH = 1000
 EXPORT_MAX_DAYS = 366  # a year (a leap one too) per file
 EXPORT_MAX_ROWS = 200_000  # about 30 MB of CSV: above Telegram's comfort for a bot upload

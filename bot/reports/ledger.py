@@ -11,7 +11,7 @@ from bot.reports.formatting import esc, moment, money
 from core.db.models import TxType
 from core.ledger import HistoryPage
 
-REASON_SHOWN = 200  # characters of a reason in a list; the export carries it whole
+REASON_SHOWN = 200  # characters of a reason in /history; the export carries it whole
 WITH_REASON = frozenset({TxType.ADJUSTMENT, TxType.BONUS})
 
 
@@ -31,6 +31,7 @@ def row_lines(
     reason: str | None,
     *,
     head: str = "",
+    reason_shown: int = REASON_SHOWN,
 ) -> list[str]:
     """'<head>date · type', then the amount and the balance, then the reason (escaped) of an
     adjustment or a bonus."""
@@ -39,7 +40,7 @@ def row_lines(
         t("ledger-row-amount", amount=money(amount, signed=True), balance=money(balance_after)),
     ]
     if kind in WITH_REASON and reason:
-        lines.append(t("ledger-row-reason", reason=esc(clip(reason.strip(), REASON_SHOWN))))
+        lines.append(t("ledger-row-reason", reason=esc(clip(reason.strip(), reason_shown))))
     return lines
 
 

@@ -190,3 +190,25 @@ def test_admin_help_lists_each_command_once_with_an_example() -> None:
             lines = [x for x in text.splitlines() if x.startswith(f"/{command} ")]
             assert len(lines) == 1, (locale, command)
             assert f": /{command}" in lines[0], lines[0]
+
+
+def test_the_worst_transactions_page_fits_a_message() -> None:
+    from html import unescape
+
+    from bot.reports.transactions import page_text
+    from core.ledger_views import MAX_PAGE_SIZE, LedgerPage
+
+    worst = row(
+        id=2**63 - 1,
+        telegram_id=2**63 - 1,
+        username="w" * 64,
+        amount=D("-9999999999.99"),
+        balance_after=D("9999999999.99"),
+        reference="PAY_20261203221449_abcdef12",
+        reason="<&>" * 170,
+    )
+    page = LedgerPage([worst] * MAX_PAGE_SIZE, 10**9, 10**8, 10**8)
+    for locale in LOCALES:
+        with use_locale(locale):
+            text = page_text(page, 2**63 - 1, TxType.ADJUSTMENT, date(2026, 12, 31))
+        assert len(unescape(re.sub(r"<[^>]*>", "", text))) <= 4096, locale
