@@ -46,3 +46,8 @@ _.log_message
 
 # A pytest fixture requested for its side effect (it restores the root logger).
 restore_root
+
+# Superseded by bot/reports/help.py (the live /help texts in bot/locales); they go when
+# bot/texts.py is split into bot/texts/.
+HELP
+ADMIN_HELP

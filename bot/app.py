@@ -26,6 +26,7 @@ from bot import texts
 from bot.factory import create_bot, create_dispatcher
 from bot.handlers import admin, get_routers, user_flows
 from bot.notifier import RENDERERS, Notifier, NotifierTuning, Renderer
+from bot.reports.adjustments import RENDERERS as ADJUSTED
 from bot.runtime import AlreadyRunning, PollingLock, UpdatePolling, tune_gc, wait_bounded
 from bot.services import build_services
 from bot.telemetry import CountRequests
@@ -346,7 +347,7 @@ def build_app(
     sessions = create_session_factory(engine)
     services = build_services(sessions, settings)
     if renderers is None:  # the admin chat's cards and alerts over the plain defaults
-        renderers = {**RENDERERS, **admin.create_renderers(services.withdrawals)}
+        renderers = {**RENDERERS, **admin.create_renderers(services.withdrawals), **ADJUSTED}
     notifier = Notifier(
         notifier_bot,
         sessions,

@@ -153,3 +153,31 @@ class AdminAdjustCallback(CallbackData, prefix="aj1"):
     """The terms are read back from the message the button is on (the bot's own text)."""
 
     action: ConfirmAction
+
+
+class LedgerPageDirection(StrEnum):
+    OLDER = "o"  # rows older than the cursor
+    NEWER = "n"  # rows newer than the cursor
+
+
+class LedgerTypeCode(StrEnum):
+    """Short codes for core.db.models.TxType (member names match), so the filters fit 64 bytes."""
+
+    DEPOSIT = "d"
+    WITHDRAWAL = "w"
+    PAYMENT = "p"
+    REFUND = "r"
+    FEE = "f"
+    BONUS = "b"
+    ADJUSTMENT = "a"
+
+
+class AdminTransactionsCallback(CallbackData, prefix="at1"):
+    """A page of /transactions: the filters it was asked with and the id it continues from.
+    A forged cursor shows at most another page of the same admin view, or nothing."""
+
+    cursor: RowId
+    direction: LedgerPageDirection
+    user: Annotated[int, Field(gt=0, le=2**63 - 1)] | None = None  # a Telegram id
+    type: LedgerTypeCode | None = None
+    since: Annotated[int, Field(ge=19700101, le=99991231)] | None = None  # YYYYMMDD

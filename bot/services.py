@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.admin import Adjustments, CurrencySwitch, DepositDesk, Lookups, StatsService
 from core.auth import AdminGate
 from core.config import Settings
+from core.ledger_views import LedgerReports
 from core.withdrawals import WithdrawalActions, WithdrawalService
 
 
@@ -27,6 +28,7 @@ class Services:
     adjustments: Adjustments
     currency_switch: CurrencySwitch
     deposit_desk: DepositDesk
+    ledger_reports: LedgerReports
 
     def workflow_data(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -43,4 +45,5 @@ def build_services(sessions: async_sessionmaker[AsyncSession], settings: Setting
         adjustments=Adjustments(sessions),
         currency_switch=CurrencySwitch(sessions),
         deposit_desk=DepositDesk(sessions, settings),
+        ledger_reports=LedgerReports(sessions),
     )

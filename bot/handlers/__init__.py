@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import balance, common, deposit, ids, my_items, start, withdraw
+from bot.handlers import balance, common, deposit, export, help, ids, my_items, start, withdraw
 
 
 def get_routers(*features: Router) -> list[Router]:
@@ -20,6 +20,8 @@ def get_routers(*features: Router) -> list[Router]:
         ids.create_router(),
         start.create_router(),
         balance.create_router(),
+        help.create_router(),
+        export.create_router(),
         *features,
         common.create_fallback_router(),
         common.create_error_router(),

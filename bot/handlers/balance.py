@@ -16,6 +16,7 @@ from bot.handlers.common import (
     private_chat,
     reply_to,
 )
+from bot.reports.ledger import history_page as history_text
 from core.db.models import User
 from core.ledger import Balance, history
 
@@ -32,7 +33,7 @@ async def _history(
     markup = keyboards.history_navigation(
         page, has_previous=found.has_previous, has_next=found.has_next
     )
-    return texts.history_page(found, page), markup
+    return history_text(found, page), markup
 
 
 async def balance_command(message: Message, balance: Balance) -> None:

@@ -1,15 +1,14 @@
-"""/start (register, balance, main menu) and /help."""
+"""/start: register, balance, main menu (/help is bot.handlers.help)."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram import Router
+from aiogram.filters import CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import Message
 
 from bot import keyboards, texts
-from bot.callbacks import MenuAction, MenuCallback
-from bot.handlers.common import acknowledge, private_callback, private_chat, reply_to
+from bot.handlers.common import private_callback, private_chat
 from core.db.models import User
 from core.ledger import Balance
 
@@ -22,20 +21,9 @@ async def start(message: Message, user: User, balance: Balance, state: FSMContex
     )
 
 
-async def help_command(message: Message) -> None:
-    await message.answer(texts.HELP)
-
-
-async def help_button(callback: CallbackQuery) -> None:
-    await acknowledge(callback)
-    await reply_to(callback, texts.HELP)
-
-
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(private_chat)
     router.callback_query.filter(private_callback)
     router.message.register(start, CommandStart())
-    router.message.register(help_command, Command("help"))
-    router.callback_query.register(help_button, MenuCallback.filter(F.action == MenuAction.HELP))
     return router

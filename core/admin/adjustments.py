@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import ledger
+from core import adjustment_notify, ledger
 from core.admin.lookups import Person, person_of
 from core.auth import Admin
 from core.db.models import TxType
@@ -137,6 +137,8 @@ class Adjustments:
                 description=cleaned,
                 metadata={"admin_telegram_id": admin.telegram_id, "reason": cleaned},
             )
+            if entry.created:  # the user hears about it with the reason (same transaction)
+                await adjustment_notify.enqueue_push(session, user.telegram_id, entry)
             person = person_of(user)
         if entry.created:
             log.info(

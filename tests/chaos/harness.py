@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import AdminWithdrawalAction, AdminWithdrawalCallback
 from bot.notifier import RENDERERS
+from bot.reports.adjustments import RENDERERS as ADJUSTED
 from core import ledger
 from core.admin import Adjustments
 from core.auth import AdminGate
@@ -558,7 +559,7 @@ async def count_pushes(
             message = OutboxMessage(
                 r.id, r.chat_id, r.kind, r.payload, r.dedup_key, r.attempts, r.created_at
             )
-            rendered = await RENDERERS[r.kind](message, session)
+            rendered = await {**RENDERERS, **ADJUSTED}[r.kind](message, session)
             groups.setdefault((r.chat_id, rendered.text), []).append(r.state)
             claims[(r.chat_id, rendered.text)] += r.attempts
             if r.state not in ("sent", "skipped"):

@@ -31,7 +31,8 @@ What Telegram does and this fake reproduces (deliberately, because production bo
   fake issued, or an http(s) URL; unknown file ids are rejected.
 
 Not emulated: MarkdownV2/Markdown parsing (text is taken as is), channels, inline mode beyond
-editing an inline message registered with ``add_inline_message``, media other than photos.
+editing an inline message registered with ``add_inline_message``, media other than photos and
+documents (``sendDocument`` takes an upload and keeps it on the stored message).
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_SEND_METHODS: Final = frozenset({"sendMessage", "sendPhoto"})
+_SEND_METHODS: Final = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+MAX_DOCUMENT_BYTES: Final = 50 * 1024 * 1024  # what a bot may upload
 _NOT_DEFAULT_UPDATES: Final = frozenset(
     {"chat_member", "message_reaction", "message_reaction_count"}
 )
@@ -544,6 +546,7 @@ class StoredMessage:
     caption: str | None = None
     caption_entities: list[Json] = field(default_factory=list)
     photo: list[Json] | None = None
+    document: Json | None = None
     reply_markup: Json | None = None  # as sent (any keyboard kind)
     raw_text: str | None = None  # text/caption as the bot sent it (e.g. with HTML tags)
     parse_mode: str | None = None
@@ -590,8 +593,11 @@ class StoredMessage:
             message["text"] = self.text
             if self.entities:
                 message["entities"] = self.entities
-        if self.photo is not None:
-            message["photo"] = self.photo
+        if self.document is not None:
+            message["document"] = self.document
+        if self.photo is not None or self.document is not None:
+            if self.photo is not None:
+                message["photo"] = self.photo
             if self.caption:
                 message["caption"] = self.caption
                 if self.caption_entities:
@@ -811,6 +817,7 @@ class FakeTelegram:
             "deleteMyCommands": self._delete_my_commands,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
+            "sendDocument": self._send_document,
             "editMessageText": self._edit_message_text,
             "editMessageCaption": self._edit_message_caption,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
@@ -1784,6 +1791,43 @@ class FakeTelegram:
             caption_entities=caption_entities,
             raw_text=params.get("caption"),
             upload=stored_file.upload,
+        )
+        return stored.to_json()
+
+    def _send_document(self, params: Json, files: dict[str, Upload]) -> Json:
+        chat = self._target_chat(params)
+        value = params.get("document")
+        upload: Upload | None = None
+        if isinstance(value, str) and value.startswith("attach://"):
+            upload = files.get(value.removeprefix("attach://"))
+        elif value is None:
+            upload = files.get("document")
+        if upload is None:
+            raise _bad("there is no document in the request")
+        if upload.size == 0:
+            raise _bad("file must be non-empty")
+        if upload.size > MAX_DOCUMENT_BYTES:
+            raise _bad("file is too big")
+        caption, caption_entities = self._formatted(
+            params, "caption", "caption_entities", MAX_CAPTION_LENGTH, required=False
+        )
+        document: Json = {
+            "file_id": "BQACAgIAAxkDAA" + secrets.token_urlsafe(48),
+            "file_unique_id": "AgAD" + secrets.token_urlsafe(12),
+            "file_size": upload.size,
+        }
+        if upload.filename:
+            document["file_name"] = upload.filename
+        if upload.content_type:
+            document["mime_type"] = upload.content_type
+        stored = self._new_message(
+            chat,
+            params,
+            document=document,
+            caption=caption or None,
+            caption_entities=caption_entities,
+            raw_text=params.get("caption"),
+            upload=upload,
         )
         return stored.to_json()
 

@@ -25,7 +25,7 @@ from bot.callbacks import (
     AdminReviewCallback,
     AdminWithdrawalCallback,
 )
-from bot.handlers.admin import commands, deposits, withdrawals
+from bot.handlers.admin import commands, deposits, reports, withdrawals
 from bot.handlers.admin.access import admin_callback, admin_chat_message, admin_message
 from bot.handlers.admin.renderers import create_renderers
 from bot.handlers.common import acknowledge
@@ -75,5 +75,5 @@ def create_router() -> Router:
     gate.include_routers(
         withdrawals.create_router(), deposits.create_router(), commands.create_router()
     )
-    router.include_routers(gate, create_refusal_router())
+    router.include_routers(gate, reports.create_router(), create_refusal_router())
     return router

@@ -1,5 +1,5 @@
 """Admin commands in the admin chat: /pending, /payments, /user, /stats, /currencies (with
-switches and a sync), /adjust and /bonus (with a confirm button), /help.
+switches and a sync), /adjust and /bonus (with a confirm button); /help is in reports.py.
 
 Handlers parse the command's form and call one core service; the rules live in core. ``admin``
 is the proof the gate router's filter got from core.auth.AdminGate (see bot.handlers.admin).
@@ -42,10 +42,6 @@ from core.money import parse_usd
 from core.withdrawals import WithdrawalActions
 
 COMMANDS = ("pending", "payments", "user", "stats", "currencies", "adjust", "bonus", "help")
-
-
-async def help_command(message: Message) -> None:
-    await message.answer(texts.ADMIN_HELP)
 
 
 async def pending(message: Message, admin: Admin, withdrawal_actions: WithdrawalActions) -> None:
@@ -268,7 +264,6 @@ async def adjust_button(
 def create_router() -> Router:
     """Behind the admin gate (see bot.handlers.admin)."""
     router = Router(name=__name__)
-    router.message.register(help_command, Command("help"))
     router.message.register(pending, Command("pending"))
     router.message.register(payments, Command("payments"))
     router.message.register(user_command, Command("user"))
