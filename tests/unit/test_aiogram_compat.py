@@ -6,14 +6,17 @@ from __future__ import annotations
 import gc
 import inspect
 import json
+import re
 import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher, Router, methods
 from aiogram.methods import GetMyShortDescription, SendMessage, TelegramMethod
 from aiogram.types import Update
 
+from bot import aiogram_compat
 from bot.aiogram_compat import (
     api_method_name,
     handler_accepts,
@@ -124,3 +127,14 @@ async def test_bot_session_closes_its_http_client_without_the_tls_wait() -> None
         assert time.perf_counter() - started < 0.2  # aiogram's own close() waits 0.25 s
         assert (await bot.get_me()).is_bot  # and a closed session opens a new client
         await session.close()
+
+
+def test_upgrading_md_names_every_reach_in_and_only_real_tests() -> None:
+    root = Path(__file__).resolve().parents[2]
+    checklist = (root / "UPGRADING.md").read_text(encoding="utf-8")
+    for name, member in vars(aiogram_compat).items():
+        if inspect.isfunction(member) and member.__module__ == aiogram_compat.__name__:
+            assert name.startswith("_") or f"`{name}`" in checklist, name
+    tests = "".join(p.read_text(encoding="utf-8") for p in root.glob("tests/**/test_*.py"))
+    for named in re.findall(r"`(test_[a-z_]+)`", checklist):
+        assert f"def {named}(" in tests, named
