@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +19,7 @@ from aiogram.fsm.storage.memory import (
 )
 from aiogram.types import LinkPreviewOptions
 from aiogram.utils.token import TokenValidationError
+from aiohttp import ClientSession
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.middlewares import (
@@ -39,13 +39,22 @@ log = logging.getLogger(__name__)
 
 class BotSession(AiohttpSession):
     """aiogram's session; close() skips the 250 ms wait meant for TLS shutdown when the API is
-    plain http (a local telegram-bot-api server next to the bot, or a test fake)."""
+    plain http (a local telegram-bot-api server next to the bot, or a test fake).
+
+    The aiohttp client is remembered from create_session(), the public method aiogram gets it
+    from; if aiogram ever stops calling it, close() still closes, with the wait."""
+
+    _client: ClientSession | None = None
+
+    async def create_session(self) -> ClientSession:
+        self._client = await super().create_session()
+        return self._client
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-            if self.api.base.startswith("https://"):
-                await asyncio.sleep(0.25)
+        client = self._client
+        if client is not None and not client.closed and not self.api.base.startswith("https://"):
+            await client.close()  # then aiogram's close() finds it closed: no wait
+        await super().close()
 
 
 def api_server(settings: TelegramSettings) -> TelegramAPIServer:

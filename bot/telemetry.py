@@ -18,6 +18,7 @@ from aiogram.exceptions import (
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
+from bot.aiogram_compat import api_method_name
 from core import metrics
 
 
@@ -54,5 +55,5 @@ class CountRequests(BaseRequestMiddleware):
             current = metrics.installed()
             if current is not None:
                 current.telegram_requests.labels(
-                    self.bot_label, method.__api_method__, outcome
+                    self.bot_label, api_method_name(method), outcome
                 ).inc()

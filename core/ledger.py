@@ -205,7 +205,7 @@ async def post(
         payment_id,
         withdrawal_id,
         description,
-        json.dumps(jsonable(metadata or {})),
+        json.dumps(jsonable(metadata)) if metadata else "{}",
     )
     row = await raw.fetchrow(session, POST_SQL, *args)
     if row is None:  # first posting for this user: create the balance row, then post

@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.types import TelegramObject
+
+from bot.aiogram_compat import handler_callback
 
 _NOTE = "paybot handler: "
 
@@ -32,9 +33,8 @@ class HandlerContext(BaseMiddleware):
         try:
             return await handler(event, data)
         except Exception as exc:
-            target: HandlerObject | None = data.get("handler")
-            if target is not None and handler_of(exc) is None:
-                callback = target.callback
+            callback = handler_callback(data)
+            if callback is not None and handler_of(exc) is None:
                 name = getattr(callback, "__qualname__", repr(callback))
                 exc.add_note(f"{_NOTE}{getattr(callback, '__module__', '?')}.{name}")
             raise

@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.types import TelegramObject
 from aiogram.types import User as TelegramUser
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.aiogram_compat import handler_accepts
 from core.db.models import User
 from core.ledger import Balance
 from core.users import load_with_balance, upsert_user
@@ -87,8 +87,7 @@ class ReadSession(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        target: HandlerObject | None = data.get("handler")
-        if target is not None and "session" not in target.params and not target.varkw:
+        if not handler_accepts(data, "session"):
             return await handler(event, data)
         async with self._readers() as session:
             data["session"] = session

@@ -1,9 +1,9 @@
 """Keeps aiogram's per-method response models alive.
 
-aiogram validates every reply with ``Response[method.__returning__]``; pydantic caches such
-parametrised models only weakly, so the cyclic GC keeps discarding them and the next request
-rebuilds one (about 10 ms of CPU each, a tenth of the bot's time under load). Holding one strong
-reference per method type used makes the cache stick.
+aiogram validates every reply with a pydantic model parametrised by the method's return type;
+pydantic caches such models only weakly, so the cyclic GC keeps discarding them and the next
+request rebuilds one (about 10 ms of CPU each, a tenth of the bot's time under load). Holding one
+strong reference per method type used makes the cache stick (bot.aiogram_compat.response_model).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from aiogram.client.session.middlewares.base import (
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
+from bot.aiogram_compat import response_model
+
 
 class PinResponseModels(BaseRequestMiddleware):
     def __init__(self) -> None:
@@ -31,5 +33,5 @@ class PinResponseModels(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         kind = type(method)
         if kind not in self._pinned:
-            self._pinned[kind] = Response[method.__returning__]  # type: ignore[name-defined]
+            self._pinned[kind] = response_model(method)
         return await make_request(bot, method)

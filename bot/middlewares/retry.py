@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import (
@@ -25,11 +26,13 @@ from aiogram.exceptions import (
 from aiogram.methods import AnswerCallbackQuery, GetUpdates, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
+from bot.aiogram_compat import api_method_name
+
 log = logging.getLogger(__name__)
 
 # nginx answers 502 with an HTML page, which aiogram reports as ClientDecodeError.
 TRANSIENT = (TelegramServerError, TelegramNetworkError, ClientDecodeError)
-_NOT_RETRIED = frozenset({AnswerCallbackQuery.__api_method__, GetUpdates.__api_method__})
+_NOT_RETRIED: frozenset[type[TelegramMethod[Any]]] = frozenset({AnswerCallbackQuery, GetUpdates})
 
 
 class RetryRequests(BaseRequestMiddleware):
@@ -52,8 +55,9 @@ class RetryRequests(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if method.__api_method__ in _NOT_RETRIED:
+        if type(method) in _NOT_RETRIED:
             return await make_request(bot, method)
+        name = api_method_name(method)
         attempt = 0
         while True:
             try:
@@ -62,14 +66,12 @@ class RetryRequests(BaseRequestMiddleware):
                 if attempt >= self.max_retries or exc.retry_after > self.max_retry_after:
                     raise
                 delay = float(exc.retry_after)
-                log.warning("%s: flood control, retrying in %.0f s", method.__api_method__, delay)
+                log.warning("%s: flood control, retrying in %.0f s", name, delay)
             except TRANSIENT as exc:
                 if attempt >= self.max_retries:
                     raise
                 delay = min(self.base_delay * 2**attempt, self.max_delay)
                 delay *= random.uniform(0.8, 1.2)  # jitter
-                log.warning(
-                    "%s: %s, retrying in %.1f s", method.__api_method__, type(exc).__name__, delay
-                )
+                log.warning("%s: %s, retrying in %.1f s", name, type(exc).__name__, delay)
             attempt += 1
             await asyncio.sleep(delay)

@@ -1,6 +1,8 @@
-"""Hot-path statements sent straight to asyncpg. SQLAlchemy's per-statement overhead was a third
-of a ledger posting, and checking a Session's connection out of the pool cost more than the rest
-of a /balance update; errors still surface as SQLAlchemy's, so callers know one family."""
+"""Hot-path statements sent straight to asyncpg (or, before a transaction is open, to the
+connection's DBAPI cursor), using SQLAlchemy's public API only. SQLAlchemy's per-statement
+overhead was a third of a ledger posting, and checking a Session's connection out of the pool
+cost more than the rest of a /balance update; errors still surface as SQLAlchemy's, so callers
+know one family."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from sqlalchemy.engine import AdaptedConnection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.orm import Session
 
 
 async def _fetchrow(driver: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> Any:
@@ -23,28 +26,36 @@ async def _fetchrow(driver: asyncpg.Connection, sql: str, args: tuple[Any, ...])
         raise DBAPIError(sql, args, exc) from exc
 
 
-async def _begun(session: AsyncSession) -> asyncpg.Connection:
-    """The session's driver connection, inside the session's transaction.
-
-    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it executes
-    itself: a raw statement that came first would run, and commit, on its own, outside the
-    transaction its caller opened. So begin it the adapter's own way (private API, pinned by
-    the sqlalchemy version range; tests/integration/test_raw.py proves it)."""
-    pooled = await (await session.connection()).get_raw_connection()
-    adapter: Any = pooled.dbapi_connection
-    if adapter._transaction is None:
-        async with adapter._execute_mutex:
-            if adapter._transaction is None:
-                await adapter._start_transaction()  # nothing to begin on autocommit
-    driver = pooled.driver_connection
-    assert driver is not None
-    return driver
-
-
 async def fetchrow(session: AsyncSession, sql: str, *args: Any) -> Any:
     """One row (an asyncpg Record, read by column name) or None, on the session's own
-    connection, in its transaction."""
-    return await _fetchrow(await _begun(session), sql, args)
+    connection, in its transaction. One hop into SQLAlchemy's greenlet for both the connection
+    and the statement."""
+    return await session.run_sync(_fetchrow_in_transaction, sql, args)
+
+
+def _fetchrow_in_transaction(session: Session, sql: str, args: tuple[Any, ...]) -> Any:
+    """SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs
+    itself: a statement sent to the driver before that would run, and commit, on its own. So
+    until the driver reports an open transaction, the statement goes through the connection's
+    PEP 249 cursor, the DBAPI contract SQLAlchemy itself drives, which begins the transaction
+    (or none, on an autocommit connection) exactly as SQLAlchemy would; once one is open,
+    straight to the driver. tests/integration/test_raw.py proves both."""
+    conn = session.connection()
+    pooled = conn.connection
+    adapted, driver = pooled.dbapi_connection, pooled.driver_connection
+    if isinstance(adapted, AdaptedConnection) and driver.is_in_transaction():
+        return adapted.run_async(lambda driver: _fetchrow(driver, sql, args))
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = pooled.cursor()
+    try:
+        cursor.execute(sql, args)
+        return cursor.fetchone()
+    except dbapi.IntegrityError as exc:
+        raise IntegrityError(sql, args, exc) from exc
+    except dbapi.Error as exc:
+        raise DBAPIError(sql, args, exc) from exc
+    finally:
+        cursor.close()
 
 
 def _server_refused(exc: BaseException) -> bool:
@@ -59,18 +70,15 @@ async def pooled(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """An asyncpg connection borrowed from the engine's own pool, for single autocommit reads
     (never for writes that belong together: those need a Session's transaction). A connection
     that failed outside PostgreSQL (closed, cancelled mid-query) is discarded, not reused."""
-    proxied = await engine.raw_connection()
-    driver = proxied.driver_connection
-    assert driver is not None
-    try:
-        yield driver
-    except BaseException as exc:
-        if _server_refused(exc) and not driver.is_closed():
-            await greenlet_spawn(proxied.close)
-        else:
-            await greenlet_spawn(proxied.invalidate)
-        raise
-    await greenlet_spawn(proxied.close)
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        try:
+            yield driver
+        except BaseException as exc:
+            if not (_server_refused(exc) and not driver.is_closed()):
+                await conn.invalidate()
+            raise
 
 
 async def fetchrow_pooled(engine: AsyncEngine, sql: str, *args: Any) -> Any:
