@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import currencies, deposit_review, ledger, outbox
+from core import currencies, ledger, outbox
 from core.addresses import validate_tx_hash
 from core.config import Settings
 from core.currencies import CurrencyCatalog, SyncResult
 from core.db.models import Currency, PaymentStatus, TxType, User, WithdrawalStatus
-from core.deposit_review import ReviewDecision, ReviewResult
-from core.deposit_views import PaymentView, list_by_status, recent_for_user
+from core.deposits import review as deposit_review
+from core.deposits.review import ReviewDecision, ReviewResult
+from core.deposits.views import PaymentView, list_by_status, recent_for_user
 from core.errors import InsufficientFunds, InvalidAmount, InvalidTransition, NotFound
 from core.ledger import Balance, LedgerEntry, Mismatch
 from core.money import parse_usd, require_usd
@@ -424,7 +425,7 @@ class AdminService:
     async def review_deposit(
         self, payment_id: int, decision: ReviewDecision, *, admin_telegram_id: int
     ) -> ReviewResult:
-        """End a deposit's review: credit what arrived, or close it. See core.deposit_review."""
+        """End a deposit's review: credit what arrived, or close it. See core.deposits.review."""
         self.require_admin(admin_telegram_id)
         return await deposit_review.decide(
             self._sessions,

@@ -30,7 +30,7 @@ from core.admin import PAYMENT_FILTERS, AdminService
 from core.config import Settings
 from core.currencies import CurrencyCatalog
 from core.db.models import Currency, TxType
-from core.deposit_review import creditable
+from core.deposits.review import creditable
 from core.errors import InsufficientFunds, InvalidAmount, NotFound
 from core.money import parse_usd
 

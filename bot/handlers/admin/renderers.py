@@ -19,12 +19,12 @@ from bot.notifier import Rendered, Renderer
 from core.admin import RECONCILE_ALERT_KIND as RECONCILE_ALERT
 from core.admin import AdminService, offered_actions, people
 from core.config import Settings
-from core.deposit_review import review_options
+from core.deposits.review import review_options
+from core.deposits.settlement import ALERT_KIND as DEPOSIT_ALERT
+from core.deposits.settlement import REVIEW_KIND as DEPOSIT_REVIEW
 from core.errors import NotFound
 from core.outbox import UNDELIVERED_KIND as UNDELIVERED
 from core.outbox import OutboxMessage
-from core.settlement import ALERT_KIND as DEPOSIT_ALERT
-from core.settlement import REVIEW_KIND as DEPOSIT_REVIEW
 from core.withdrawals import CARD_KIND
 
 log = logging.getLogger(__name__)

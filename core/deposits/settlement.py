@@ -5,7 +5,7 @@ admin tools all call ``settle``. It runs in one transaction that locks the payme
 (SELECT ... FOR UPDATE), so concurrent settles of one payment serialise; the credit is a ledger
 posting with the key ``deposit:<payment id>``, so even a bug upstream cannot credit twice.
 
-Rules: the money rules are core.deposit_rules (a pure decision, tested exhaustively); here they
+Rules: the money rules are core.deposits.rules (a pure decision, tested exhaustively); here they
 are applied. In short:
 - finished / partially_paid: credit at most the invoiced amount plus the tolerance, or send the
   payment to admin review (final, nothing credited, needs_review, Credit / Close buttons) with
@@ -36,7 +36,7 @@ from typing import Any, Literal
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import deposit_notify, ledger, outbox
+from core import ledger, outbox
 from core.config import Settings
 from core.db.models import (
     FINAL_PAYMENT_STATUSES,
@@ -47,8 +47,9 @@ from core.db.models import (
     TxType,
     User,
 )
-from core.deposit_notify import ALERT_KIND, REVIEW_KIND, STATUS_KIND
-from core.deposit_rules import (
+from core.deposits import notify as deposit_notify
+from core.deposits.notify import ALERT_KIND, REVIEW_KIND, STATUS_KIND
+from core.deposits.rules import (
     Action,
     MoneyPolicy,
     decide_paid,
@@ -56,13 +57,13 @@ from core.deposit_rules import (
     late_money,
     pro_rata,
 )
-from core.deposit_views import PaymentView, view_of
+from core.deposits.schedule import Schedule
+from core.deposits.views import PaymentView, view_of
 from core.errors import InvalidAmount, NotFound
 from core.money import round_credit, to_decimal
 from core.nowpayments import MalformedReply, NowPaymentsClient, ProviderError, known_status
 from core.nowpayments import Payment as Reply
 from core.nowpayments import PaymentStatus as ProviderStatus
-from core.poll_schedule import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# The payment event an admin's review decision writes (core.deposit_review): "review:<decision>".
+# The payment event an admin's review decision writes (core.deposits.review): "review:<decision>".
 REVIEW_NOTE = "review:"
 
 
@@ -425,7 +426,7 @@ class _Run:
         return Outcome.UPDATED
 
     async def _paid(self, status: PaymentStatus) -> Outcome:
-        """Settled by the provider with money (or its claim of it): core.deposit_rules decides."""
+        """Settled by the provider with money (or its claim of it): core.deposits.rules decides."""
         decision = decide_paid(
             "finished" if status == PaymentStatus.FINISHED else "partially_paid",
             amount_usd=self.p.amount_usd,
@@ -622,7 +623,7 @@ class _Run:
         )
 
     async def _reviewed(self) -> bool:
-        """Whether an admin has ended a review of this payment (core.deposit_review)."""
+        """Whether an admin has ended a review of this payment (core.deposits.review)."""
         found = await self.session.execute(
             text(
                 "SELECT 1 FROM payment_events WHERE payment_id = :id"
