@@ -31,7 +31,6 @@ from core.db.models import Payment, PaymentEvent, PaymentStatus, User
 from core.deposits import notify as deposit_notify
 from core.deposits.settlement import REVIEW_NOTE, credit_payment, pro_rata
 from core.errors import InvalidTransition, NotFound
-from core.nowpayments import PaymentStatus as ProviderStatus
 
 
 class ReviewDecision(StrEnum):
@@ -64,11 +63,11 @@ _CREDITABLE = frozenset(
 # checks re-open the review with buttons once it settles.
 _NOT_YET = frozenset(
     {
-        ProviderStatus.REFUNDED,
-        ProviderStatus.WAITING,
-        ProviderStatus.CONFIRMING,
-        ProviderStatus.CONFIRMED,
-        ProviderStatus.SENDING,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.WAITING,
+        PaymentStatus.CONFIRMING,
+        PaymentStatus.CONFIRMED,
+        PaymentStatus.SENDING,
     }
 )
 
