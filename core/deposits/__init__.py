@@ -1,7 +1,12 @@
-"""Deposits through NOWPayments: create, settle provider replies, poll, admin review.
+"""Deposits through NOWPayments, shaped like core.withdrawals:
 
-See service.DepositService (what the bot calls), settlement (decide, then apply), rules (the
-money rules), poller and schedule (when a payment is asked about), review, notify, views."""
+- service.DepositService: what the bot calls (create, check status, list, admin recheck and
+  review), built once in the composition root;
+- flows: creating a deposit, finding lost creates by order_id, status checks;
+- decision: the pure settlement decision (reply + stored payment + policy → what to do);
+  settlement: ``settle`` locks the row, decides and applies; rules: the money rules;
+- review (admins end a review), notify (outbox rows), views (read models);
+- poller and schedule: which payments are asked about when."""
 
 from core.deposits.flows import (
     check_status,
