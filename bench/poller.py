@@ -1,4 +1,4 @@
-"""Poller throughput: payments checked per second through core.poller.Poller versus bare
+"""Poller throughput: payments checked per second through core.deposits.poller.Poller versus bare
 concurrent httpx GETs of the same payments from the same fake provider, at the same concurrency.
 
 The fake NOWPayments runs in a process of its own (so its CPU does not slow either side) with an
@@ -30,9 +30,9 @@ from bench.common import throwaway_database
 from core import ledger
 from core.config import PaymentsSettings, Settings
 from core.db.session import create_engine, create_session_factory
+from core.deposits.poller import PollCounts, Poller
+from core.deposits.schedule import Schedule
 from core.nowpayments import NowPaymentsClient
-from core.poll_schedule import Schedule
-from core.poller import PollCounts, Poller
 
 FIRST_ID = 5_000_000_001
 AMOUNT = Decimal("25")

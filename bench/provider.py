@@ -1,7 +1,7 @@
 """Provider budget: a user's "create deposit" while the currency sync and the poller are busy.
 
 The fake NOWPayments runs in a process of its own with 200 coins, N pending payments (default
-10,000) and an added latency per request. The real service (core.deposits.create_deposit: DB
+10,000) and an added latency per request. The real service (core.deposits.flows.create_deposit: DB
 row, POST /payment, settle) is timed K times, one call every --gap seconds, in three phases of
 the same run:
 
@@ -40,10 +40,10 @@ from bench.poller import AMOUNT, FIRST_ID, make_due, seed
 from core import currencies, deposits
 from core.config import NowPaymentsSettings, PaymentsSettings, Settings
 from core.db.session import create_engine, create_session_factory
+from core.deposits.poller import Poller
+from core.deposits.schedule import Schedule
 from core.nowpayments import NowPaymentsClient
 from core.nowpayments.budget import Lane, run_in_lane
-from core.poll_schedule import Schedule
-from core.poller import Poller
 
 DEPOSIT = Decimal("25.00")
 PRODUCTION = NowPaymentsSettings()  # the budget's defaults

@@ -9,12 +9,11 @@ polling lock and starts the services; ``App.stop()`` shuts down gracefully. ``ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
@@ -30,80 +29,23 @@ from bot.reports.adjustments import RENDERERS as ADJUSTED
 from bot.runtime import AlreadyRunning, PollingLock, UpdatePolling, tune_gc, wait_bounded
 from bot.services import build_services
 from bot.telemetry import CountRequests
-from core import currencies, metrics, outbox
-from core.admin import reconcile_and_alert
+from core import metrics, outbox
+from core.background import BackgroundService, PaymentBackground
 from core.config import Settings, login_warning
 from core.currencies import CurrencyCatalog
 from core.db import roles
 from core.db.session import create_engine, create_session_factory, database_url
+from core.deposits.poller import release_leases
 from core.errors import ConfigError
 from core.exit_codes import ExitCode
 from core.health import Freshness, Health, HttpEndpoint
 from core.logging import redact
 from core.metrics import CountingTransport, Metrics
 from core.nowpayments import NowPaymentsClient
-from core.nowpayments.budget import Lane, run_in_lane
-from core.poller import Poller, release_leases
 
 log = logging.getLogger(__name__)
 
 Closer = Callable[[], Awaitable[Any]]
-
-
-class BackgroundService(Protocol):
-    async def run_forever(self, stop_event: asyncio.Event) -> None: ...
-
-
-RECONCILE_EVERY_SECONDS = 3600.0
-
-
-class PaymentBackground:
-    """The money loops: the payment poller, the currency sync (which also seeds the common coins
-    on a first start while the provider is unreachable) and an hourly ledger reconcile that
-    alerts the admin chat on a mismatch."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        client: NowPaymentsClient,
-        settings: Settings,
-        catalog: CurrencyCatalog,
-    ) -> None:
-        self._sessions = sessions
-        self._settings = settings
-        self._poller = Poller(sessions, client, settings)
-        self._catalog = catalog
-
-    async def _reconcile(self, stop_event: asyncio.Event) -> None:
-        while not stop_event.is_set():
-            try:
-                found = await reconcile_and_alert(self._sessions, self._settings)
-            except Exception:  # the database is down: try again next time
-                log.exception("reconcile failed")
-            else:
-                if (current := metrics.installed()) is not None:
-                    current.reconcile_runs.inc()
-                    current.reconcile_mismatches.set(len(found))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop_event.wait(), RECONCILE_EVERY_SECONDS)
-
-    async def run_forever(self, stop_event: asyncio.Event) -> None:
-        # A TaskGroup: if one loop dies, the other is cancelled and the app sees the failure.
-        async with asyncio.TaskGroup() as group:
-            # Background lane: users' provider calls are served first (core.nowpayments.budget).
-            poll = self._poller.run_forever(stop_event)
-            group.create_task(run_in_lane(Lane.BACKGROUND, poll))
-            group.create_task(currencies.keep_synced(self._sessions, self._catalog, stop_event))
-            group.create_task(self._reconcile(stop_event))
-
-
-def create_payment_poller(
-    sessions: async_sessionmaker[AsyncSession],
-    client: NowPaymentsClient,
-    settings: Settings,
-    catalog: CurrencyCatalog,
-) -> BackgroundService:
-    return PaymentBackground(sessions, client, settings, catalog)
 
 
 class App:
@@ -345,7 +287,7 @@ def build_app(
         )
         closers.append(engine.dispose)
     sessions = create_session_factory(engine)
-    services = build_services(sessions, settings)
+    services = build_services(sessions, settings, nowpayments)
     if renderers is None:  # the admin chat's cards and alerts over the plain defaults
         renderers = {**RENDERERS, **admin.create_renderers(services.withdrawals), **ADJUSTED}
     notifier = Notifier(
@@ -398,9 +340,7 @@ def build_app(
         polling=polling,
         lock=PollingLock(url, bot.id) if lock else None,
         payment_poller=(
-            create_payment_poller(sessions, nowpayments, settings, catalog)
-            if payment_poller
-            else None
+            PaymentBackground(sessions, nowpayments, settings, catalog) if payment_poller else None
         ),
         metrics=registry,
         health=health,

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.admin import Adjustments, CurrencySwitch, DepositDesk, Lookups, StatsService
 from core.auth import AdminGate
 from core.config import Settings
+from core.deposits import DepositService
 from core.ledger_views import LedgerReports
+from core.nowpayments import NowPaymentsClient
 from core.withdrawals import WithdrawalActions, WithdrawalService
 
 
@@ -21,6 +23,7 @@ class Services:
     """Field names are the workflow-data keys (and so the handlers' argument names)."""
 
     admin_gate: AdminGate
+    deposits: DepositService
     withdrawals: WithdrawalService
     withdrawal_actions: WithdrawalActions
     admin_stats: StatsService
@@ -34,10 +37,13 @@ class Services:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def build_services(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> Services:
+def build_services(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, nowpayments: NowPaymentsClient
+) -> Services:
     withdrawals = WithdrawalService(sessions, settings)
     return Services(
         admin_gate=AdminGate(settings.telegram.admin_ids),
+        deposits=DepositService(sessions, nowpayments, settings),
         withdrawals=withdrawals,
         withdrawal_actions=WithdrawalActions(sessions, settings, withdrawals),
         admin_stats=StatsService(sessions),

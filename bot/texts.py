@@ -17,7 +17,7 @@ from typing import Any
 from core.admin import AdjustmentPlan, AdjustmentResult, Person, Stats, StatusTotal, UserSummary
 from core.currencies import SyncResult, split_code
 from core.db.models import Currency, TxType
-from core.deposit_views import PaymentView, plain
+from core.deposits.views import PaymentView, plain
 from core.errors import InvalidAddress, InvalidAmount, PaybotError
 from core.fees import FeeQuote
 from core.ledger import Balance, HistoryPage

@@ -266,7 +266,7 @@ class PaymentsSettings(Section):
     )
     # Margin over the provider's minimum, because the rate moves between quote and create.
     provider_min_margin_percent: Percent = Decimal("10")
-    # What arrived decides the credit (core.deposit_rules). A deposit the provider calls
+    # What arrived decides the credit (core.deposits.rules). A deposit the provider calls
     # partially_paid: "hold" (default) sends it to admin review; "credit" credits what arrived at
     # the invoice's rate, at most the invoiced amount.
     partial_payment_policy: Literal["credit", "hold"] = "hold"

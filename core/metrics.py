@@ -29,7 +29,7 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 # One round trip; every figure is a snapshot of committed state.
-# poll_lag: the statuses the poller checks (core/poller.py's claim).
+# poll_lag: the statuses the poller checks (core/deposits/poller.py's claim).
 _SNAPSHOT = text(
     """
     SELECT

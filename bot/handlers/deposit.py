@@ -1,9 +1,10 @@
 """Deposits: pick a coin → an amount (typed or a preset) → one message with the amount to send,
 the address, the memo where needed, the expiry and a QR code → "Check status".
 
-Rules live in core.deposits (limits, provider minimums, settlement); this module parses the form
-of the input, calls it and words the outcome. Later status changes arrive as pushes from the
-outbox (kind ``deposit_status``), the same whether the poller or "Check status" saw them first.
+Rules live in core.deposits (DepositService: limits, provider minimums, settlement); this
+module parses the form of the input, calls it and words the outcome. Later status changes arrive
+as pushes from the outbox (kind ``deposit_status``), the same whether the poller or "Check
+status" saw them first.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ from bot.handlers.flow import (
 from bot.notifier import Notifier
 from bot.qr import qr_png
 from bot.states import DepositFlow
-from core import currencies, deposits
+from core import currencies
 from core.config import Settings
 from core.db.models import User
-from core.deposit_views import PaymentView
+from core.deposits import DepositService, PaymentView
 from core.errors import (
     CurrencyUnavailable,
     Forbidden,
@@ -57,8 +58,6 @@ from core.errors import (
     ProviderUnavailable,
 )
 from core.money import parse_usd
-from core.nowpayments import NowPaymentsClient
-from core.settlement import SettlePolicy
 
 QR_FILENAME = "deposit-qr.png"
 
@@ -130,7 +129,7 @@ async def amount_typed(
     bot: Bot,
     user: User,
     sessions: async_sessionmaker[AsyncSession],
-    nowpayments: NowPaymentsClient,
+    deposits: DepositService,
     settings: Settings,
 ) -> None:
     assert message.text is not None  # free_text
@@ -142,7 +141,7 @@ async def amount_typed(
     data = await claim(state, DepositFlow.amount)
     if data is None:  # a parallel update (a preset tapped meanwhile) took the step
         return
-    await _create(bot, message.chat.id, state, data, amount, user, sessions, nowpayments, settings)
+    await _create(bot, message.chat.id, state, data, amount, user, sessions, deposits, settings)
 
 
 async def preset_chosen(
@@ -152,7 +151,7 @@ async def preset_chosen(
     bot: Bot,
     user: User,
     sessions: async_sessionmaker[AsyncSession],
-    nowpayments: NowPaymentsClient,
+    deposits: DepositService,
     settings: Settings,
 ) -> None:
     """Only while the amount step of this very coin is open: a preset of an older prompt (after
@@ -169,7 +168,7 @@ async def preset_chosen(
         await drop_keyboard(callback.message)
     amount = Decimal(callback_data.cents).scaleb(-2)
     await _create(
-        bot, callback.from_user.id, state, data, amount, user, sessions, nowpayments, settings
+        bot, callback.from_user.id, state, data, amount, user, sessions, deposits, settings
     )
 
 
@@ -181,15 +180,12 @@ async def _create(
     amount: Decimal,
     user: User,
     sessions: async_sessionmaker[AsyncSession],
-    nowpayments: NowPaymentsClient,
+    deposits: DepositService,
     settings: Settings,
 ) -> None:
     """The step was claimed; a refusal the user can fix opens the right step again."""
     try:
-        view = await deposits.create_deposit(
-            sessions,
-            nowpayments,
-            settings,
+        view = await deposits.create(
             user_id=user.id,
             amount_usd=amount,
             currency_code=str(data.get("currency", "")),
@@ -273,19 +269,13 @@ async def send_invoice(bot: Bot, chat_id: int, view: PaymentView) -> None:
 async def check_status(
     callback: CallbackQuery,
     callback_data: DepositCheckCallback,
-    sessions: async_sessionmaker[AsyncSession],
-    nowpayments: NowPaymentsClient,
-    settings: Settings,
+    deposits: DepositService,
     notifier: Notifier,
 ) -> None:
     """The poller's settle, now. Core checks the owner before asking the provider; a change is
     pushed through the outbox like any other, and this answer says where things stand."""
-    policy = SettlePolicy.from_settings(settings)
     try:
         view = await deposits.check_status(
-            sessions,
-            nowpayments,
-            policy,
             user_telegram_id=callback.from_user.id,
             payment_id=callback_data.payment_id,
         )
@@ -295,7 +285,7 @@ async def check_status(
     notifier.wake()
     await acknowledge(callback, texts.deposit_check_answer(view), alert=True)
     message = callback.message
-    settled = view.is_final and not deposits.late_checkable(view, policy)
+    settled = view.is_final and not deposits.late_checkable(view)
     if settled and isinstance(message, Message) and _only_button(message, callback_data):
         await drop_keyboard(message)  # the invoice: nothing left to check (late money may be)
 

@@ -20,15 +20,17 @@ from bot.handlers.common import (
 )
 from bot.notifier import Notifier
 from core.db.models import User, WithdrawalStatus
-from core.deposit_views import recent_for_user
+from core.deposits import DepositService
 from core.errors import Forbidden, InvalidTransition, NotFound
 from core.withdrawals import WithdrawalService
 
 RECENT = 10
 
 
-async def _deposits(session: AsyncSession, user: User) -> tuple[str, InlineKeyboardMarkup | None]:
-    found = await recent_for_user(session, user.id, RECENT)
+async def _deposits(
+    deposits: DepositService, user: User
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    found = await deposits.list_for_user(user.id, limit=RECENT)
     if not found:
         return texts.DEPOSITS_EMPTY, None
     open_ones = [(view.id, view.internal_id) for view in found if not view.is_final]
@@ -45,14 +47,14 @@ async def _withdrawals(
     return texts.withdrawals_list(found), keyboards.withdrawals_list(pending)
 
 
-async def deposits_command(message: Message, session: AsyncSession, user: User) -> None:
-    text, markup = await _deposits(session, user)
+async def deposits_command(message: Message, deposits: DepositService, user: User) -> None:
+    text, markup = await _deposits(deposits, user)
     await message.answer(text, reply_markup=markup)
 
 
-async def deposits_button(callback: CallbackQuery, session: AsyncSession, user: User) -> None:
+async def deposits_button(callback: CallbackQuery, deposits: DepositService, user: User) -> None:
     await acknowledge(callback)
-    text, markup = await _deposits(session, user)
+    text, markup = await _deposits(deposits, user)
     await reply_to(callback, text, markup)
 
 

@@ -1,16 +1,16 @@
 """/payments and the review buttons: recent deposits by status, and an admin's decision on a
-deposit held for review (core.deposit_review decides what it does)."""
+deposit held for review (core.deposits.review decides what it does)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import deposit_review
+from core.deposits import review as deposit_review
 from core.auth import Admin
 from core.config import Settings
 from core.db.models import PaymentStatus
-from core.deposit_review import ReviewDecision, ReviewResult
-from core.deposit_views import PaymentView, list_by_status
+from core.deposits.review import ReviewDecision, ReviewResult
+from core.deposits.views import PaymentView, list_by_status
 from core.errors import NotFound
 
 # `/payments <filter>`: a status, or "review" for payments held for an admin.
@@ -38,7 +38,7 @@ class DepositDesk:
     async def review(
         self, payment_id: int, decision: ReviewDecision, *, admin: Admin
     ) -> ReviewResult:
-        """End a deposit's review: credit what arrived, or close it. See core.deposit_review."""
+        """End a deposit's review: credit what arrived, or close it. See core.deposits.review."""
         return await deposit_review.decide(
             self._sessions,
             self._settings,

@@ -14,7 +14,7 @@ from core import ledger
 from core.admin.stats import StatusTotal, payment_totals, snapshot, totals, withdrawal_totals
 from core.auth import Admin
 from core.db.models import User
-from core.deposit_views import PaymentView, recent_for_user
+from core.deposits.views import PaymentView, recent_for_user
 from core.errors import NotFound
 from core.ledger import Balance, LedgerEntry
 from core.users import find_user

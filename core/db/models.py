@@ -224,7 +224,7 @@ class Payment(Base):
                 "status IN ('waiting', 'confirming', 'confirmed', 'sending', 'creating')"
             ),
         ),
-        # Its late branch: deposits that ended without money, looked at again (core.poller).
+        # Its late branch: deposits that ended without money, polled again (core.deposits.poller).
         Index(
             "ix_payments_late_due",
             "next_check_at",
@@ -249,7 +249,7 @@ class PaymentEvent(Base):
 
 class StatusCheckLimit(Base):
     """A user's "Check status" presses that asked the provider in the current one-minute window
-    (core.deposits.check_status); one row per user, counted with one atomic upsert."""
+    (core.deposits.flows.check_status); one row per user, counted with one atomic upsert."""
 
     __tablename__ = "status_check_limits"
 

@@ -18,6 +18,7 @@ from core.nowpayments.errors import (
 )
 from core.nowpayments.models import (
     FINAL_STATUSES,
+    PROVIDER_STATUSES,
     ApiStatus,
     CreatePaymentRequest,
     Currencies,
@@ -28,7 +29,6 @@ from core.nowpayments.models import (
     Payment,
     PaymentFee,
     PaymentList,
-    PaymentStatus,
     is_final,
     known_status,
     normalize_id,
@@ -38,6 +38,7 @@ from core.nowpayments.models import (
 __all__ = [
     "FINAL_STATUSES",
     "PRODUCTION_URL",
+    "PROVIDER_STATUSES",
     "SANDBOX_URL",
     "ApiStatus",
     "CreatePaymentRequest",
@@ -53,7 +54,6 @@ __all__ = [
     "Payment",
     "PaymentFee",
     "PaymentList",
-    "PaymentStatus",
     "ProviderAuthError",
     "ProviderBadRequest",
     "ProviderError",

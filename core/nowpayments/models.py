@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from pydantic import (
@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.db.models import FINAL_PAYMENT_STATUSES, PaymentStatus
 from core.errors import InvalidAmount
 from core.money import to_decimal
 
@@ -209,29 +210,26 @@ def _split_items(data: Any, key: str, adapter: TypeAdapter[Any], kind: str) -> A
 # --- statuses ----------------------------------------------------------------------------------
 
 
-class PaymentStatus(StrEnum):
-    WAITING = "waiting"
-    CONFIRMING = "confirming"
-    CONFIRMED = "confirmed"
-    SENDING = "sending"
-    PARTIALLY_PAID = "partially_paid"
-    FINISHED = "finished"
-    FAILED = "failed"
-    REFUNDED = "refunded"
-    EXPIRED = "expired"
-    # Set by a merchant by hand on a partially_paid payment (help centre), not in the API table.
-    CANCELLED = "cancelled"
-
+# The provider's wire statuses (its API table, plus "cancelled", which a merchant sets by hand on
+# a partially_paid payment) and what each means in our one vocabulary (core.db.models): the
+# provider has no word for "creating" or "create_failed", ours has one for each of its words.
+PROVIDER_STATUSES: Mapping[str, PaymentStatus] = MappingProxyType(
+    {
+        "waiting": PaymentStatus.WAITING,
+        "confirming": PaymentStatus.CONFIRMING,
+        "confirmed": PaymentStatus.CONFIRMED,
+        "sending": PaymentStatus.SENDING,
+        "partially_paid": PaymentStatus.PARTIALLY_PAID,
+        "finished": PaymentStatus.FINISHED,
+        "failed": PaymentStatus.FAILED,
+        "refunded": PaymentStatus.REFUNDED,
+        "expired": PaymentStatus.EXPIRED,
+        "cancelled": PaymentStatus.CANCELLED,
+    }
+)
 
 FINAL_STATUSES: frozenset[str] = frozenset(
-    {
-        PaymentStatus.PARTIALLY_PAID,
-        PaymentStatus.FINISHED,
-        PaymentStatus.FAILED,
-        PaymentStatus.REFUNDED,
-        PaymentStatus.EXPIRED,
-        PaymentStatus.CANCELLED,
-    }
+    wire for wire, ours in PROVIDER_STATUSES.items() if ours in FINAL_PAYMENT_STATUSES
 )
 
 _STATUS_ALIASES = {"canceled": "cancelled"}
@@ -244,11 +242,8 @@ def normalize_status(raw: str) -> str:
 
 
 def known_status(status: str) -> PaymentStatus | None:
-    """The enum member for a known status, None for one we have never heard of."""
-    try:
-        return PaymentStatus(normalize_status(status))
-    except ValueError:
-        return None
+    """Our status for a provider status, None for one we have never heard of."""
+    return PROVIDER_STATUSES.get(normalize_status(status))
 
 
 def is_final(status: str) -> bool:

@@ -2,7 +2,7 @@
 mixed money workload, and SIGKILL at random moments.
 
 The driver (this process) plays users, admins and the provider: it creates deposits through
-``core.deposits.create_deposit`` (what the bot's deposit flow calls) and scripts the fake's
+``core.deposits.flows.create_deposit`` (what the bot's deposit flow calls) and scripts the fake's
 answers (finished, partial, over-paid, expired, failed, and late: paid after it expired), asks
 for withdrawals, approves them by pressing the card's button in the admin chat (handled by the
 bot, so a kill can cut it off: the driver presses again later), rejects, cancels, processes
@@ -57,7 +57,7 @@ from core.config import (
 )
 from core.db.models import TxType, User
 from core.db.session import create_engine, create_session_factory
-from core.deposits import create_deposit
+from core.deposits.flows import create_deposit
 from core.errors import PaybotError
 from core.invariants import check_database
 from core.nowpayments import NowPaymentsClient

@@ -32,10 +32,11 @@ from bot.callbacks import (
     MenuAction,
     MenuCallback,
 )
-from core import deposit_notify, ledger, outbox
+from core import ledger, outbox
 from core.config import NotifierSettings
 from core.db.models import Payment, User, WithdrawalStatus
-from core.deposit_notify import REVIEW_KIND
+from core.deposits import notify as deposit_notify
+from core.deposits.notify import REVIEW_KIND
 from core.ids import new_payment_id
 from core.users import upsert_user
 from core.withdrawals import WithdrawalService, WithdrawalView, refund_key

@@ -31,9 +31,9 @@ from bot.qr import qr_png
 from bot.states import DepositFlow
 from core.db.models import User
 from core.db.session import create_engine, create_session_factory
-from core.deposit_views import PaymentView, payment_uri, plain, recent_for_user
-from core.poll_schedule import Schedule
-from core.poller import Poller
+from core.deposits.poller import Poller
+from core.deposits.schedule import Schedule
+from core.deposits.views import PaymentView, payment_uri, plain, recent_for_user
 from core.users import get_by_telegram_id
 from tests.conftest import Db, DbServer, next_telegram_id
 from tests.e2e.conftest import MakeApp, press, say

@@ -131,11 +131,11 @@ async def test_debug_logs_carry_ids_and_no_secrets(
         records = [json.loads(line) for line in lines]  # every line is one JSON object
         assert all({"ts", "level", "logger", "message"} <= r.keys() for r in records)
         polled = [r for r in records if r.get("payment_id") == payment_id]
-        assert polled and polled[0]["logger"] == "core.poller"
+        assert polled and polled[0]["logger"] == "core.deposits.poller"
         assert any(r["level"] == "DEBUG" for r in records)
         assert any("getUpdates failed" in r["message"] for r in records)
     else:
         polled = [line for line in lines if f"payment_id={payment_id}" in line]
-        assert polled and " core.poller: " in polled[0]
+        assert polled and " core.deposits.poller: " in polled[0]
         assert any(" DEBUG " in line for line in lines)
         assert any("getUpdates failed" in line for line in lines)

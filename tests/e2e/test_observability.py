@@ -24,9 +24,9 @@ from bot.app import App, build_app
 from core import metrics
 from core.config import ObservabilitySettings
 from core.db.session import create_engine, create_session_factory
-from core.deposits import create_deposit
-from core.poll_schedule import Schedule
-from core.poller import Poller
+from core.deposits.flows import create_deposit
+from core.deposits.poller import Poller
+from core.deposits.schedule import Schedule
 from core.withdrawals.service import WithdrawalService
 from tests.conftest import ROOT, Db, DbServer, make_user, next_telegram_id
 from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, FAST, make_settings, say

@@ -36,10 +36,10 @@ from core.db.base import Base
 from core.db.models import TxType
 from core.db.roles import APP_GRANTS, ensure_app_role, privilege_warning, scram_verifier
 from core.db.session import create_engine, create_session_factory
+from core.deposits.poller import Poller
 from core.errors import ConfigError
 from core.migrate import run_alembic
 from core.nowpayments import NowPaymentsClient
-from core.poller import Poller
 from core.withdrawals import WithdrawalService
 from tests.conftest import (
     Db,

@@ -17,10 +17,10 @@ from sqlalchemy import text
 
 from core import deposits
 from core.db.models import User
+from core.deposits.poller import Poller
+from core.deposits.settlement import REVIEW_KIND, STATUS_KIND, SettlePolicy
 from core.errors import LimitExceeded
 from core.nowpayments import NowPaymentsClient
-from core.poller import Poller
-from core.settlement import REVIEW_KIND, STATUS_KIND, SettlePolicy
 from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.integration.test_deposit_support import (

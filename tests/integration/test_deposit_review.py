@@ -7,12 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from core import deposit_review, deposits, ledger
+from core import deposits, ledger
 from core.db.models import Payment, User
-from core.deposit_review import ReviewDecision
+from core.deposits import review as deposit_review
+from core.deposits.review import ReviewDecision
+from core.deposits.settlement import STATUS_KIND, Outcome, ledger_key, settle
 from core.errors import Forbidden, InvalidTransition
 from core.nowpayments import NowPaymentsClient
-from core.settlement import STATUS_KIND, Outcome, ledger_key, settle
 from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.integration.test_deposit_support import (

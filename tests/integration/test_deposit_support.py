@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import text
 
 from core.config import PaymentsSettings, Settings, TelegramSettings
+from core.deposits.schedule import Schedule
+from core.deposits.settlement import SettlePolicy
 from core.ids import new_payment_id
 from core.nowpayments import NowPaymentsClient
-from core.poll_schedule import Schedule
-from core.settlement import SettlePolicy
 from tests.conftest import Db, DbServer, _clone
 from tests.fakes.nowpayments import FakeNowPayments
 

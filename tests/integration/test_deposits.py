@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from core import deposits, ledger, settlement
+from core import deposits, ledger
 from core.db.models import User
-from core.deposit_views import list_by_status, payment_uri, plain, recent_for_user
+from core.deposits import settlement
+from core.deposits.schedule import Schedule
+from core.deposits.settlement import ALERT_KIND, REVIEW_KIND, STATUS_KIND, Outcome, settle
+from core.deposits.views import list_by_status, payment_uri, plain, recent_for_user
 from core.errors import (
     CurrencyUnavailable,
     Forbidden,
@@ -24,8 +27,6 @@ from core.errors import (
 )
 from core.nowpayments import MalformedReply, NowPaymentsClient
 from core.nowpayments import Payment as Reply
-from core.poll_schedule import Schedule
-from core.settlement import ALERT_KIND, REVIEW_KIND, STATUS_KIND, Outcome, settle
 from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments, Fault, Step
 from tests.integration.test_deposit_support import (

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import make_url, text
 
-from core import deposit_review
 from core.auth import AdminGate
 from core.config import PaymentsSettings, Settings, TelegramSettings
 from core.db.models import User
+from core.deposits import review as deposit_review
+from core.deposits.settlement import SettlePolicy, settle
 from core.invariants import Violation, check_database
-from core.settlement import SettlePolicy, settle
 from core.withdrawals import WithdrawalService
 from tests.conftest import Db, DbServer, _clone, make_user
 from tests.support.invariants import assert_invariants, violations

@@ -15,10 +15,10 @@ import pytest
 
 from core import deposits, ledger
 from core.db.models import User
+from core.deposits.poller import PollCounts, Poller
+from core.deposits.schedule import Schedule
+from core.deposits.settlement import ALERT_KIND, STATUS_KIND
 from core.nowpayments import NowPaymentsClient
-from core.poll_schedule import Schedule
-from core.poller import PollCounts, Poller
-from core.settlement import ALERT_KIND, STATUS_KIND
 from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments, Fault, Step
 from tests.integration.test_deposit_support import (

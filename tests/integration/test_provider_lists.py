@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from core import deposits
+from core.deposits.settlement import ALERT_KIND, utcnow
 from core.ids import new_payment_id
 from core.nowpayments import MalformedReply, NowPaymentsClient
-from core.settlement import ALERT_KIND, utcnow
 from tests.conftest import Db
 from tests.fakes.nowpayments import NAN_TOKEN, FakeNowPayments
 from tests.integration.test_deposit_support import (

@@ -43,9 +43,9 @@ from core.config import PaymentsSettings, Settings, TelegramSettings
 from core.db.models import TxType, User
 from core.db.models import WithdrawalStatus as S
 from core.db.session import create_engine, create_session_factory
+from core.deposits.settlement import SettlePolicy, settle
 from core.errors import IdempotencyConflict, InsufficientFunds, InvalidTransition
 from core.invariants import check_database, describe
-from core.settlement import SettlePolicy, settle
 from core.withdrawals import WithdrawalService
 from tests.conftest import Db, next_telegram_id
 from tests.support.money import ADDRESSES, TX_HASHES, add_currencies, reply, waiting_payment

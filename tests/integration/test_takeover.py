@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from core.poller import release_leases
+from core.deposits.poller import release_leases
 from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.integration.test_deposit_support import add_coins, fake, seed_payments

@@ -1,5 +1,5 @@
 """Money set-up through the real services, without a provider: a payment row as a create
-would leave it, and provider replies built by hand for ``core.settlement.settle``."""
+would leave it, and provider replies built by hand for ``core.deposits.settlement.settle``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The money rules (core.deposit_rules) over every shape of reply: properties, then the table."""
+"""The money rules (core.deposits.rules) over every shape of reply: properties, then the table."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.deposit_rules import (
+from core.deposits.rules import (
     Action,
     Decision,
     MoneyPolicy,
@@ -20,7 +20,7 @@ from core.deposit_rules import (
     late_money,
     pro_rata,
 )
-from core.poll_schedule import Schedule
+from core.deposits.schedule import Schedule
 
 D = Decimal
 

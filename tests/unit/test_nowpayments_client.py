@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from core.db.models import PaymentStatus
 from core.errors import ConfigError
 from core.nowpayments import (
     FINAL_STATUSES,
@@ -20,7 +21,6 @@ from core.nowpayments import (
     MalformedReply,
     MinimumAmountError,
     NowPaymentsClient,
-    PaymentStatus,
     ProviderAuthError,
     ProviderBadRequest,
     ProviderError,

@@ -36,7 +36,7 @@ from core.admin import (
 from core.auth import Admin
 from core.currencies import CurrencyCatalog
 from core.db.models import Currency, TxType
-from core.deposit_review import creditable
+from core.deposits.review import creditable
 from core.errors import InsufficientFunds, InvalidAmount, NotFound
 from core.money import parse_usd
 from core.withdrawals import WithdrawalActions

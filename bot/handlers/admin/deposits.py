@@ -1,5 +1,5 @@
 """Deposits under review in the admin chat: the Credit / Close buttons under a deposit notice
-and under /payments review. The decision and its rules are core's (core.deposit_review)."""
+and under /payments review. The decision and its rules are core's (core.deposits.review)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot.handlers.common import acknowledge, edit_in_place
 from bot.notifier import Notifier
 from core.admin import DepositDesk, Lookups
 from core.auth import Admin
-from core.deposit_review import ReviewDecision
+from core.deposits.review import ReviewDecision
 from core.errors import InvalidTransition
 
 

@@ -18,12 +18,12 @@ from bot.callbacks import BUTTON_ACTION
 from bot.notifier import Rendered, Renderer
 from core.admin import RECONCILE_ALERT_KIND as RECONCILE_ALERT
 from core.admin import people
-from core.deposit_review import review_options
+from core.deposits.review import review_options
 from core.errors import NotFound
 from core.outbox import UNDELIVERED_KIND as UNDELIVERED
 from core.outbox import OutboxMessage
-from core.settlement import ALERT_KIND as DEPOSIT_ALERT
-from core.settlement import REVIEW_KIND as DEPOSIT_REVIEW
+from core.deposits.settlement import ALERT_KIND as DEPOSIT_ALERT
+from core.deposits.settlement import REVIEW_KIND as DEPOSIT_REVIEW
 from core.withdrawals import CARD_KIND, WithdrawalService, offered_actions
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,20 @@ from decimal import Decimal
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import currencies, deposit_notify
+from core import currencies
 from core.auth import require_admin
 from core.config import Settings
 from core.db.models import Currency, Payment, PaymentEvent, PaymentStatus, User
-from core.deposit_views import PaymentView, find_view, get_view
+from core.deposits import notify as deposit_notify
+from core.deposits.settlement import (
+    LATE_CHECKED,
+    Outcome,
+    SettlePolicy,
+    provider_rates,
+    settle,
+    utcnow,
+)
+from core.deposits.views import PaymentView, find_view, get_view
 from core.errors import (
     Forbidden,
     InvalidAmount,
@@ -48,14 +57,6 @@ from core.nowpayments import (
     ProviderRateLimited,
 )
 from core.nowpayments import Payment as Reply
-from core.settlement import (
-    LATE_CHECKED,
-    Outcome,
-    SettlePolicy,
-    provider_rates,
-    settle,
-    utcnow,
-)
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The money rules of a deposit, as pure functions: what arrived and the policy → what to do.
 
-No I/O and no clock: settlement (core.settlement) applies the decision inside its locked
+No I/O and no clock: settlement (core.deposits.settlement) applies the decision inside its locked
 transaction. The rules (amounts in coin compare actually_paid with the invoice's pay_amount):
 
 - finished, what arrived within ``tolerance_percent`` of pay_amount either way: credit the

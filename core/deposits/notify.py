@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox
 from core.db.models import FINAL_PAYMENT_STATUSES, Payment, User
-from core.deposit_views import payment_uri, trim
+from core.deposits.views import payment_uri, trim
 
 log = logging.getLogger(__name__)
 

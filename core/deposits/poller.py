@@ -38,15 +38,9 @@ from sqlalchemy.types import BigInteger, DateTime, Text
 from core import metrics
 from core.config import Settings
 from core.db.models import PaymentStatus
-from core.deposits import reconcile_creating
-from core.nowpayments import (
-    NowPaymentsClient,
-    ProviderError,
-    ProviderRateLimited,
-)
-from core.nowpayments import Payment as Reply
-from core.poll_schedule import Schedule
-from core.settlement import (
+from core.deposits.flows import reconcile_creating
+from core.deposits.schedule import Schedule
+from core.deposits.settlement import (
     LATE_CHECKED,
     BeforeCommit,
     Outcome,
@@ -55,6 +49,12 @@ from core.settlement import (
     settle,
     utcnow,
 )
+from core.nowpayments import (
+    NowPaymentsClient,
+    ProviderError,
+    ProviderRateLimited,
+)
+from core.nowpayments import Payment as Reply
 
 log = logging.getLogger(__name__)
 

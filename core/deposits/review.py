@@ -1,6 +1,6 @@
 """An admin's decision on a deposit that needs one (``needs_review``).
 
-Settlement never guesses with money (core.deposit_rules): a partial payment under the ``hold``
+Settlement never guesses with money (core.deposits.rules): a partial payment under the ``hold``
 policy, a finished one with more or less than the tolerance allows or nothing paid, money that
 arrived after the deposit ended, or a provider reply that disagrees with a settled payment is
 flagged and sent to the admin chat, with what arrived valued at the invoice's rate and at the
@@ -25,12 +25,12 @@ from typing import Protocol
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import auth, deposit_notify, outbox
+from core import auth, outbox
 from core.config import Settings
 from core.db.models import Payment, PaymentEvent, PaymentStatus, User
+from core.deposits import notify as deposit_notify
+from core.deposits.settlement import REVIEW_NOTE, credit_payment, pro_rata
 from core.errors import InvalidTransition, NotFound
-from core.nowpayments import PaymentStatus as ProviderStatus
-from core.settlement import REVIEW_NOTE, credit_payment, pro_rata
 
 
 class ReviewDecision(StrEnum):
@@ -63,11 +63,11 @@ _CREDITABLE = frozenset(
 # checks re-open the review with buttons once it settles.
 _NOT_YET = frozenset(
     {
-        ProviderStatus.REFUNDED,
-        ProviderStatus.WAITING,
-        ProviderStatus.CONFIRMING,
-        ProviderStatus.CONFIRMED,
-        ProviderStatus.SENDING,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.WAITING,
+        PaymentStatus.CONFIRMING,
+        PaymentStatus.CONFIRMED,
+        PaymentStatus.SENDING,
     }
 )
 

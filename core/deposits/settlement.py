@@ -1,0 +1,328 @@
+"""Settlement: the one idempotent function that turns a provider reply into our state.
+
+The poller, the user's "check status" button, deposit creation (storing the create reply) and
+admin tools all call ``settle``. It runs in one transaction that locks the payment row
+(SELECT ... FOR UPDATE), so concurrent settles of one payment serialise; the credit is a ledger
+posting with the key ``deposit:<payment id>``, so even a bug upstream cannot credit twice.
+
+What a reply does is decided by core.deposits.decision.decide (pure, tested without a database;
+the rules are described there and in core.deposits.rules); ``apply`` here executes the decision
+inside the locked transaction: the payment's fields, the ledger credit, the payment events, the
+outbox messages. A review that needs what arrived valued at today's rate asks the provider
+outside the row lock (the first pass writes nothing), then decides again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core import ledger, outbox
+from core.config import Settings
+from core.db.models import (
+    Currency,
+    Payment,
+    PaymentEvent,
+    TxType,
+    User,
+)
+from core.deposits import notify as deposit_notify
+from core.deposits.decision import (
+    LATE_CHECKED,
+    AskRate,
+    History,
+    Outcome,
+    SettlementDecision,
+    Stored,
+    Valuation,
+    decide,
+    expiry_of,
+    needs_history,
+)
+from core.deposits.notify import ALERT_KIND, REVIEW_KIND, STATUS_KIND
+from core.deposits.rules import MoneyPolicy, pro_rata
+from core.deposits.schedule import Schedule
+from core.deposits.views import PaymentView, view_of
+from core.errors import NotFound
+from core.money import round_credit
+from core.nowpayments import NowPaymentsClient, ProviderError
+from core.nowpayments import Payment as Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SettlePolicy:
+    """Safe defaults: hold partial payments, credit no more than the invoice within tolerance."""
+
+    partial_payment_policy: Literal["credit", "hold"] = "hold"
+    overpayment_tolerance_percent: Decimal = Decimal("1")
+    credit_overpayment: bool = False
+    admin_chat_id: int | None = None
+    admin_ids: frozenset[int] = frozenset()
+    schedule: Schedule = field(default_factory=Schedule)
+    status_checks_per_minute: int = 5  # the user's "Check status" presses that ask the provider
+
+    @property
+    def money(self) -> MoneyPolicy:
+        return MoneyPolicy(
+            partial_payment_policy=self.partial_payment_policy,
+            tolerance_percent=self.overpayment_tolerance_percent,
+            credit_overpayment=self.credit_overpayment,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, schedule: Schedule | None = None
+    ) -> SettlePolicy:
+        payments = settings.payments
+        return cls(
+            partial_payment_policy=payments.partial_payment_policy,
+            overpayment_tolerance_percent=payments.overpayment_tolerance_percent,
+            credit_overpayment=payments.credit_overpayment,
+            admin_chat_id=settings.telegram.admin_chat_id,
+            admin_ids=frozenset(settings.telegram.admin_ids),
+            schedule=schedule or Schedule.from_settings(payments),
+            status_checks_per_minute=payments.status_checks_per_minute,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SettleResult:
+    outcome: Outcome
+    view: PaymentView
+    credited: Decimal | None = None  # posted by this call
+    reason: str | None = None
+
+
+BeforeCommit = Callable[[], Awaitable[None]]
+# (coin code, amount in coin) → its USD value now, or None when the provider cannot say.
+Rates = Callable[[str, Decimal], Awaitable[Decimal | None]]
+
+
+def provider_rates(client: NowPaymentsClient) -> Rates:
+    """The provider's estimate (GET /estimate) as Rates; any provider error reads as unknown."""
+
+    async def value(code: str, amount: Decimal) -> Decimal | None:
+        try:
+            estimate = await client.estimate(amount, code.lower(), "usd")
+        except ProviderError as exc:
+            log.info("estimate %s %s failed: %r", amount, code, exc)
+            return None
+        return round_credit(estimate.estimated_amount)
+
+    return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# The payment event an admin's review decision writes (core.deposits.review): "review:<decision>".
+REVIEW_NOTE = "review:"
+
+
+def ledger_key(payment_id: int) -> str:
+    return f"deposit:{payment_id}"
+
+
+async def credit_payment(
+    session: AsyncSession, p: Payment, amount: Decimal, **facts: Any
+) -> ledger.LedgerEntry:
+    """The one ledger credit a deposit can get: under ``deposit:<id>``, so it happens once,
+    whoever (settlement or an admin's review) posts it first."""
+    return await ledger.post(
+        session,
+        user_id=p.user_id,
+        type=TxType.DEPOSIT,
+        amount=amount,
+        idempotency_key=ledger_key(p.id),
+        payment_id=p.id,
+        metadata={
+            "internal_id": p.internal_payment_id,
+            "currency": p.currency_code,
+            "pay_amount": p.pay_amount,
+            **facts,
+        },
+    )
+
+
+async def settle(
+    sessions: async_sessionmaker[AsyncSession],
+    payment_id: int,
+    reply: Reply,
+    policy: SettlePolicy,
+    *,
+    now: datetime | None = None,
+    quiet: bool = False,
+    before_commit: BeforeCommit | None = None,
+    rates: Rates | None = None,
+) -> SettleResult:
+    """Apply one provider reply to payment ``payment_id``, exactly once in effect.
+
+    ``quiet``: no user notification for a change (the caller shows the result itself).
+    ``before_commit`` is awaited inside the transaction (tests use it to cancel mid-settle).
+    ``rates`` values what arrived at the current rate for an admin review; it is never called
+    under the row lock: the first pass decides to ask (writing nothing), the value is fetched,
+    the second pass applies (a second pass that needs another value says "unavailable").
+    Without it: "unavailable".
+    Raises NotFound, MalformedReply (nothing changed), IdempotencyConflict (a bug: rolled back).
+    """
+    valuation: Valuation | None = None
+    moment = now or utcnow()
+    for attempt in range(2):
+        ask: AskRate | None = None
+        async with sessions.begin() as session:
+            row = await _lock(session, payment_id)
+            if row is None:
+                raise NotFound("payment", payment_id=payment_id)
+            payment, user, currency = row
+            stored = Stored.of(payment)
+            history = (
+                await _history(session, payment.id, reply)
+                if needs_history(reply, stored)
+                else None
+            )
+            decision = decide(
+                reply,
+                stored,
+                policy,
+                now=moment,
+                history=history,
+                valuation=valuation,
+                may_ask=rates is not None and attempt == 0,
+            )
+            if isinstance(decision, AskRate):
+                ask = decision
+            else:
+                credited = await apply(session, payment, user, reply, decision, policy, quiet)
+                if before_commit is not None:
+                    await before_commit()
+        if ask is None:
+            assert not isinstance(decision, AskRate)
+            view = view_of(payment, user, currency)
+            return SettleResult(decision.outcome, view, credited, decision.reason)
+        assert rates is not None
+        valuation = Valuation(ask.paid, await rates(ask.code, ask.paid))
+    raise AssertionError("unreachable: the second pass never asks for a valuation")
+
+
+async def _lock(session: AsyncSession, payment_id: int) -> tuple[Payment, User, Currency] | None:
+    stmt = (
+        select(Payment, User, Currency)
+        .join(User, User.id == Payment.user_id)
+        .join(Currency, Currency.code == Payment.currency_code)
+        .where(Payment.id == payment_id)
+        .with_for_update(of=Payment)
+        .execution_options(populate_existing=True)
+    )
+    found = (await session.execute(stmt)).first()
+    return None if found is None else (found[0], found[1], found[2])
+
+
+async def _history(session: AsyncSession, payment_id: int, reply: Reply) -> History:
+    """Whether an admin has ended a review of this payment (core.deposits.review), and the notes
+    recorded before for this reply's (status, actually_paid): re-checks of a disagreement must
+    not pile up events or alerts."""
+    rows = await session.execute(
+        text(
+            "SELECT note, status = :status"
+            " AND (raw->>'actually_paid') IS NOT DISTINCT FROM :paid AS same"
+            " FROM payment_events WHERE payment_id = :id AND note IS NOT NULL"
+        ),
+        {
+            "id": payment_id,
+            "status": reply.payment_status[:64],
+            "paid": None if reply.actually_paid is None else str(reply.actually_paid),
+        },
+    )
+    notes = [(str(row.note), bool(row.same)) for row in rows]
+    return History(
+        reviewed=any(note.startswith(REVIEW_NOTE) for note, _ in notes),
+        seen=frozenset(note for note, same in notes if same),
+    )
+
+
+async def apply(
+    session: AsyncSession,
+    p: Payment,
+    user: User,
+    reply: Reply,
+    decision: SettlementDecision,
+    policy: SettlePolicy,
+    quiet: bool,
+) -> Decimal | None:
+    """Execute ``decision`` on the locked row: fields, ledger credit, events, outbox messages.
+    Returns what this call credited (None when nothing, or when posted before)."""
+    for line in decision.warnings:
+        log.warning("deposit %s: %s", p.internal_payment_id, line, extra={"payment_id": p.id})
+    previous = p.status
+    for name, value in decision.updates.items():
+        setattr(p, name, value)
+    credited: Decimal | None = None
+    balance: Decimal | None = None
+    if decision.credit_usd is not None:
+        entry = await credit_payment(
+            session,
+            p,
+            decision.credit_usd,
+            status=reply.payment_status,
+            actually_paid=reply.actually_paid,
+        )
+        credited = decision.credit_usd if entry.created else None
+        balance = entry.balance_after
+    if decision.events:
+        # Python mode + jsonable: mode="json" warns on the client's Decimal validators.
+        raw = outbox.jsonable(reply.model_dump(exclude_none=True))
+        for note in decision.events:
+            session.add(
+                PaymentEvent(payment_id=p.id, status=reply.payment_status[:64], raw=raw, note=note)
+            )
+    facts = deposit_notify.facts(
+        p,
+        previous=previous,
+        reason=decision.reason,
+        balance=balance,
+        with_address=decision.attached,  # the user may not have seen where to pay yet
+    )
+    if decision.notify_user and not quiet:
+        await deposit_notify.to_user(session, p, user, facts, reply.payment_status)
+    for message in decision.admin:
+        await deposit_notify.to_admins(
+            session,
+            policy.admin_chat_id,
+            message.kind,
+            p,
+            user,
+            {**facts, "reason": message.reason, **decision.values},
+            reply_status=reply.payment_status,
+            reply_paid=reply.actually_paid,
+            **message.extra,
+        )
+    return credited
+
+
+__all__ = [
+    "ALERT_KIND",
+    "LATE_CHECKED",
+    "REVIEW_KIND",
+    "STATUS_KIND",
+    "BeforeCommit",
+    "Outcome",
+    "Rates",
+    "SettlePolicy",
+    "SettleResult",
+    "credit_payment",
+    "expiry_of",
+    "ledger_key",
+    "pro_rata",
+    "provider_rates",
+    "settle",
+]
