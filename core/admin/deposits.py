@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.deposits import review as deposit_review
 from core.auth import Admin
 from core.config import Settings
 from core.db.models import PaymentStatus
+from core.deposits import review as deposit_review
 from core.deposits.review import ReviewDecision, ReviewResult
 from core.deposits.views import PaymentView, list_by_status
 from core.errors import NotFound

@@ -19,11 +19,11 @@ from bot.notifier import Rendered, Renderer
 from core.admin import RECONCILE_ALERT_KIND as RECONCILE_ALERT
 from core.admin import people
 from core.deposits.review import review_options
+from core.deposits.settlement import ALERT_KIND as DEPOSIT_ALERT
+from core.deposits.settlement import REVIEW_KIND as DEPOSIT_REVIEW
 from core.errors import NotFound
 from core.outbox import UNDELIVERED_KIND as UNDELIVERED
 from core.outbox import OutboxMessage
-from core.deposits.settlement import ALERT_KIND as DEPOSIT_ALERT
-from core.deposits.settlement import REVIEW_KIND as DEPOSIT_REVIEW
 from core.withdrawals import CARD_KIND, WithdrawalService, offered_actions
 
 log = logging.getLogger(__name__)
