@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards, texts
 from bot.callbacks import MenuAction, MenuCallback
 from bot.handlers.common import acknowledge, private_callback, private_chat, reply_to
+from bot.handlers.flow import show
 from core.db.models import User
 from core.ledger import Balance
 
@@ -20,6 +21,13 @@ async def start(message: Message, user: User, balance: Balance, state: FSMContex
     await message.answer(
         texts.welcome(user.first_name, balance.balance), reply_markup=keyboards.main_menu()
     )
+
+
+async def menu_button(callback: CallbackQuery, balance: Balance, state: FSMContext) -> None:
+    """From any step: the step is left and its message becomes the main menu."""
+    await state.clear()
+    await acknowledge(callback)
+    await show(callback, texts.menu(balance.balance), keyboards.main_menu())
 
 
 async def help_command(message: Message) -> None:
@@ -38,4 +46,5 @@ def create_router() -> Router:
     router.message.register(start, CommandStart())
     router.message.register(help_command, Command("help"))
     router.callback_query.register(help_button, MenuCallback.filter(F.action == MenuAction.HELP))
+    router.callback_query.register(menu_button, MenuCallback.filter(F.action == MenuAction.MENU))
     return router
