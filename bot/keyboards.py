@@ -97,7 +97,7 @@ def history_navigation(
         builder.button(text=texts.BTN_NEXT, callback_data=HistoryCallback(page=page + 1))
     if not has_previous and not has_next:
         return None
-    return _with_menu(builder)
+    return builder.as_markup()
 
 
 # --- deposit & withdraw flows ---------------------------------------------------------------
@@ -161,10 +161,7 @@ def deposit_presets(code: str, presets: Sequence[Decimal]) -> InlineKeyboardMark
 def deposit_check(payment_id: int) -> InlineKeyboardMarkup:
     data = DepositCheckCallback(payment_id=payment_id).pack()
     return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=texts.BTN_CHECK_STATUS, callback_data=data)],
-            [_menu_button()],
-        ]
+        inline_keyboard=[[InlineKeyboardButton(text=texts.BTN_CHECK_STATUS, callback_data=data)]]
     )
 
 
