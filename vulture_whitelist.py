@@ -46,3 +46,6 @@ _.log_message
 
 # A pytest fixture requested for its side effect (it restores the root logger).
 restore_root
+
+# PEP 562: bot.texts renders its constant-looking names (texts.HELP) when they are read.
+__getattr__

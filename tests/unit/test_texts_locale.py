@@ -157,3 +157,57 @@ def test_language_picker_names_each_language_in_itself() -> None:
     with use_locale("ru"):
         labels = [b.text for b in keyboards.language_picker().inline_keyboard[0]]
     assert labels == ["English", "Русский"]
+
+
+_DEPOSIT_REASONS = (
+    "", "partial_hold", "partial_credit", "amount_unknown", "overpaid", "finished_underpaid",
+    "finished_nothing_paid", "paid_after_final", "ended_with_payment", "review_credit",
+    "review_close",
+)  # fmt: skip
+_DEPOSIT_STATUSES = (
+    "waiting", "confirming", "confirmed", "sending", "partially_paid", "finished", "failed",
+    "refunded", "expired", "cancelled", "create_failed", "something_new",
+)  # fmt: skip
+
+
+def test_every_push_renders_in_every_locale_and_differs_between_them() -> None:
+    rendered: dict[str, list[str]] = {}
+    for locale in LOCALES:
+        with use_locale(locale):
+            out = [
+                texts.deposit_status(
+                    {
+                        "status": status,
+                        "reason": reason,
+                        "internal_id": "D-1",
+                        "amount_usd": "25.00",
+                        "currency": "usdttrc20",
+                        "actually_paid": "12.5",
+                        "pay_amount": "25.000001",
+                        "pay_address": "TAddr",
+                    }
+                )
+                for status in _DEPOSIT_STATUSES
+                for reason in _DEPOSIT_REASONS
+            ]
+            out += [
+                texts.withdrawal_status(
+                    {"status": status, "internal_id": "W-1", "amount_usd": "15.00"}
+                )
+                for status in ("pending", "approved", "processing", "completed", "rejected",
+                               "cancelled", "something_new")
+            ]  # fmt: skip
+            out += [
+                texts.outbox_undelivered(
+                    {"kind": kind, "chat_id": 5, "internal_id": "W-1", "fallback": True}
+                )
+                for kind in ("withdrawal_card", "deposit_status", "reconcile_alert", "odd")
+            ]
+            out.append(texts.outbox_backlog({"depth": 3, "oldest_minutes": 9}))
+            out.append(texts.admin_deposit_review({"reason": "overpaid", "user_telegram_id": 7}))
+            out.append(texts.admin_reconcile_alert({"count": 3, "users": 2, "more": 1}))
+            rendered[locale] = out
+    for english, russian in zip(rendered["en"], rendered["ru"], strict=True):
+        assert english != russian
+    ru_paid = [text for text in rendered["ru"] if "Оплачено: 12,5 USDT (TRC20)" in text]
+    assert ru_paid, "a crypto amount in a Russian push uses the decimal comma"
