@@ -29,6 +29,7 @@ _AMOUNT_PROBLEMS: Mapping[str, str] = {
     "invalid_amount.empty": "amount-problem-empty",
     "invalid_amount.not_a_number": "amount-problem-not-a-number",
     "invalid_amount.too_long": "amount-problem-too-long",
+    "invalid_amount.ambiguous": "amount-problem-ambiguous",
 }
 
 

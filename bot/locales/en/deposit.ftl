@@ -7,6 +7,7 @@ amount-problem = That amount doesn't look right.
 amount-problem-empty = There is no amount in that.
 amount-problem-not-a-number = That is not a number I can read.
 amount-problem-too-long = That is too long for an amount.
+amount-problem-ambiguous = I can't tell which sign in that amount is the decimal point.
 state-unknown = { $name }
 deposit-pick-currency =
     <b>Deposit</b>

@@ -28,7 +28,7 @@ start-help =
     You get a message here whenever a deposit or withdrawal changes status.
 start-menu = Main menu. Your balance: <b>{ $balance }</b>
 language-choose = Choose your language:
-language-changed = Done: I speak { $language } now.
+language-changed = Done: the bot speaks { $language } now.
 ids-chat = This chat's id: <code>{ $chat_id }</code>
 ids-group-hint = (for telegram.admin_chat_id when this is the admin group)
 ids-anonymous = You are posting anonymously as the group, so your user id is hidden: turn off “Remain anonymous” in your admin rights, or send /id to the bot privately.

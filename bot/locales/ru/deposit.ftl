@@ -7,6 +7,7 @@ amount-problem = Сумма выглядит неправильно.
 amount-problem-empty = Здесь нет суммы.
 amount-problem-not-a-number = Не могу прочитать это как число.
 amount-problem-too-long = Слишком длинно для суммы.
+amount-problem-ambiguous = Не понять, какой знак в этой сумме отделяет дробную часть.
 state-unknown = { $name }
 deposit-pick-currency =
     <b>Пополнение</b>
