@@ -320,13 +320,16 @@ class Notifier:
     async def _work(self, chat_id: int, chat: _Chat) -> None:
         try:
             while chat.queue and not self._stop.is_set():
+                # Looked up before the pacing slot is taken: a database round trip between the
+                # slot and the send would bunch sends together.
+                locale = await self._prefetch_locale(chat_id)
                 if not await self._until_stopped(chat.limiter.acquire()):
                     break
                 if not await self._until_stopped(self._global.acquire()):
                     break
                 row = chat.queue.popleft()
                 try:
-                    await self._deliver(row, chat)
+                    await self._deliver(row, chat, locale)
                 except Exception:  # a bug here must not kill the chat's queue silently
                     log.exception(
                         "notifier: row %s could not be settled",
@@ -353,14 +356,26 @@ class Notifier:
         task.cancel()
         return False
 
-    async def _render(self, row: OutboxMessage) -> Rendered:
+    async def _render(self, row: OutboxMessage, locale: str | None = None) -> Rendered:
         renderer = self._renderers.get(row.kind)
         if renderer is None:
             raise Unrenderable(f"no renderer for kind {row.kind!r}")
         async with self._sessions() as session:
             # Rendered now, not when queued: in the language the recipient has today.
-            with use_locale(await self._locale_of(row.chat_id, session)):
+            if locale is None:
+                locale = await self._locale_of(row.chat_id, session)
+            with use_locale(locale):
                 return await renderer(row, session)
+
+    async def _prefetch_locale(self, chat_id: int) -> str | None:
+        """The chat's language, or None when the lookup failed (rendering looks it up again and
+        fails like any render would, with the row's own error handling)."""
+        try:
+            async with self._sessions() as session:
+                return await self._locale_of(chat_id, session)
+        except Exception:
+            log.debug("notifier: language of chat %s not looked up", chat_id, exc_info=True)
+            return None
 
     async def _locale_of(self, chat_id: int, session: AsyncSession) -> str:
         if chat_id == self._alerts.admin_chat_id or chat_id < 0:  # a group: the admins'
@@ -395,9 +410,9 @@ class Notifier:
         )
         return sent.message_id
 
-    async def _deliver(self, row: OutboxMessage, chat: _Chat) -> None:
+    async def _deliver(self, row: OutboxMessage, chat: _Chat, locale: str | None = None) -> None:
         try:
-            rendered = await self._render(row)
+            rendered = await self._render(row, locale)
             message_id = await self._send(row, rendered)
         except Unrenderable as exc:
             log.error(
