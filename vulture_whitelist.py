@@ -47,7 +47,5 @@ _.log_message
 # A pytest fixture requested for its side effect (it restores the root logger).
 restore_root
 
-# Superseded by bot/reports/help.py (the live /help texts in bot/locales); they go when
-# bot/texts.py is split into bot/texts/.
-HELP
-ADMIN_HELP
+# PEP 562: bot.texts renders its constant-looking names (texts.HELP) when they are read.
+__getattr__

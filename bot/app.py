@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import texts
 from bot.factory import create_bot, create_dispatcher
 from bot.handlers import admin, get_routers, user_flows
+from bot.i18n import DEFAULT_LOCALE, LOCALES, use_locale
 from bot.notifier import RENDERERS, Notifier, NotifierTuning, Renderer
 from bot.reports.adjustments import RENDERERS as ADJUSTED
 from bot.runtime import AlreadyRunning, PollingLock, UpdatePolling, tune_gc, wait_bounded
@@ -210,20 +211,33 @@ class App:
         self._services[name] = asyncio.create_task(guarded(), name=name)
 
     async def _publish_commands(self) -> None:
-        """Best effort: a bot that cannot set its command list still works."""
-        private = [BotCommand(command=c, description=d) for c, d in texts.USER_COMMANDS]
-        try:
-            await self.bot.set_my_commands(private, scope=BotCommandScopeAllPrivateChats())
-        except TelegramAPIError as exc:
-            log.warning("could not set the user commands: %s", exc)
+        """Best effort: a bot that cannot set its command list still works. Users' menus per
+        language: English as the default, each other locale for its language_code; the admin
+        chat's in the admin language (and per language_code too, so a Russian-speaking admin's
+        client does not fall back to the users' default list there)."""
+        for locale in LOCALES:
+            code = None if locale == DEFAULT_LOCALE else locale
+            with use_locale(locale):
+                private = [BotCommand(command=c, description=d) for c, d in texts.USER_COMMANDS]
+            try:
+                await self.bot.set_my_commands(
+                    private, scope=BotCommandScopeAllPrivateChats(), language_code=code
+                )
+            except TelegramAPIError as exc:
+                log.warning("could not set the user commands (%s): %s", locale, exc)
         admin_chat = self.settings.telegram.admin_chat_id
         if admin_chat is None:
             return
-        admin = [BotCommand(command=c, description=d) for c, d in texts.ADMIN_COMMANDS]
-        try:
-            await self.bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=admin_chat))
-        except TelegramAPIError as exc:
-            log.warning("could not set the admin commands in chat %s: %s", admin_chat, exc)
+        with use_locale(self.settings.telegram.admin_language):
+            admin = [BotCommand(command=c, description=d) for c, d in texts.ADMIN_COMMANDS]
+        for locale in LOCALES:
+            code = None if locale == DEFAULT_LOCALE else locale
+            try:
+                await self.bot.set_my_commands(
+                    admin, scope=BotCommandScopeChat(chat_id=admin_chat), language_code=code
+                )
+            except TelegramAPIError as exc:
+                log.warning("could not set the admin commands in chat %s: %s", admin_chat, exc)
 
     async def _close(self) -> None:
         if self._closed:
@@ -297,6 +311,7 @@ def build_app(
         renderers=renderers,
         tuning=notifier_tuning,
         alerts=outbox.AlertRoute(settings.telegram.admin_chat_id, settings.telegram.admin_ids),
+        admin_language=settings.telegram.admin_language,
     )
     # One catalogue cache for the background sync and an admin's sync button.
     catalog = CurrencyCatalog(nowpayments)

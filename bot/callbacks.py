@@ -29,10 +29,15 @@ class MenuAction(StrEnum):
     DEPOSITS = "deps"
     WITHDRAWALS = "wds"
     HELP = "help"
+    MENU = "menu"  # back to the main menu from any step
 
 
 class MenuCallback(CallbackData, prefix="m1"):
     action: MenuAction
+
+
+class LanguageCallback(CallbackData, prefix="l1"):
+    locale: str
 
 
 class HistoryCallback(CallbackData, prefix="h1"):

@@ -30,6 +30,7 @@ from bot.middlewares import (
     ReadSession,
     RetryRequests,
     Throttling,
+    UpdateLocale,
 )
 from core.config import TelegramSettings
 from core.errors import ConfigError
@@ -133,17 +134,21 @@ def create_dispatcher(
     events_isolation: BaseEventIsolation | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
-    """Middlewares in the order they run: throttling (before any DB work), the current user with
-    their balance, the banned check; then, around the chosen handler, a read session if it takes
-    one and the handler context. Routers are tried in the given order. ``sessions``
-    (transactions, for services) goes into the workflow data."""
+    """Middlewares in the order they run: the locale, throttling (before any DB work), the current
+    user with their balance, the locale again (the user's stored choice), the banned check;
+    then, around the chosen handler, a read session if it takes one and the handler context.
+    Routers are tried in the given order. ``sessions`` (transactions, for services) goes into
+    the workflow data."""
     if storage is None:
         storage, events_isolation = create_storage(telegram)
     dp = Dispatcher(
         storage=storage, events_isolation=events_isolation, sessions=sessions, **workflow_data
     )
+    locale = UpdateLocale(telegram.admin_chat_id, telegram.admin_language)
+    dp.update.outer_middleware(locale)
     dp.update.outer_middleware(Throttling(telegram.throttle_per_second))
     dp.update.outer_middleware(CurrentUser(engine, sessions))
+    dp.update.outer_middleware(locale)  # again, now that the user's own choice is known
     dp.update.outer_middleware(BannedUsers())
     # Handlers are registered on these two observers only (and errors, which need neither).
     for inner in (ReadSession(read_sessions(engine)), HandlerContext()):

@@ -103,3 +103,9 @@ def catalog() -> Catalog:
 def t(key: str, /, **args: Any) -> str:
     """The text ``key`` in the current locale."""
     return catalog().render(_current.get(), key, args)
+
+
+def has_text(key: str) -> bool:
+    """Whether ``key`` exists (for texts picked by a status or a reason the code does not
+    enumerate: an unknown one falls back to a generic text)."""
+    return catalog().bundles[_current.get()].has_message(key)

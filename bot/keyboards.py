@@ -1,4 +1,6 @@
-"""Keyboards. Labels come from texts.py, callback data from callbacks.py."""
+"""Keyboards. Labels come from bot.texts (in the current locale, so keyboards are built per
+message), callback data from callbacks.py. Every step of a flow carries a Menu button: the main
+menu is reachable without typing /start."""
 
 from __future__ import annotations
 
@@ -27,18 +29,20 @@ from bot.callbacks import (
     DepositPresetCallback,
     Flow,
     HistoryCallback,
+    LanguageCallback,
     MenuAction,
     MenuCallback,
     WithdrawalCancelCallback,
     WithdrawConfirmCallback,
     WithdrawCurrencyCallback,
 )
+from bot.i18n import LOCALES, t, use_locale
 
 _MENU: tuple[tuple[tuple[str, MenuAction], ...], ...] = (
-    ((texts.BTN_DEPOSIT, MenuAction.DEPOSIT), (texts.BTN_WITHDRAW, MenuAction.WITHDRAW)),
-    ((texts.BTN_BALANCE, MenuAction.BALANCE), (texts.BTN_HISTORY, MenuAction.HISTORY)),
-    ((texts.BTN_DEPOSITS, MenuAction.DEPOSITS), (texts.BTN_WITHDRAWALS, MenuAction.WITHDRAWALS)),
-    ((texts.BTN_HELP, MenuAction.HELP),),
+    (("btn-deposit", MenuAction.DEPOSIT), ("btn-withdraw", MenuAction.WITHDRAW)),
+    (("btn-balance", MenuAction.BALANCE), ("btn-history", MenuAction.HISTORY)),
+    (("btn-deposits", MenuAction.DEPOSITS), ("btn-withdrawals", MenuAction.WITHDRAWALS)),
+    (("btn-help", MenuAction.HELP),),
 )
 
 
@@ -46,12 +50,40 @@ def main_menu() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(text=label, callback_data=MenuCallback(action=action).pack())
-                for label, action in row
+                InlineKeyboardButton(text=t(key), callback_data=MenuCallback(action=action).pack())
+                for key, action in row
             ]
             for row in _MENU
         ]
     )
+
+
+def _menu_button() -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=texts.BTN_MENU, callback_data=MenuCallback(action=MenuAction.MENU).pack()
+    )
+
+
+def menu_only() -> InlineKeyboardMarkup:
+    """For a step that takes typed text: the way back to the main menu."""
+    return InlineKeyboardMarkup(inline_keyboard=[[_menu_button()]])
+
+
+def _with_menu(builder: InlineKeyboardBuilder) -> InlineKeyboardMarkup:
+    builder.row(_menu_button())
+    return builder.as_markup()
+
+
+def language_picker() -> InlineKeyboardMarkup:
+    """One button per locale, each named in its own language."""
+    row = []
+    for locale in LOCALES:
+        with use_locale(locale):
+            label = t("language-name")
+        row.append(
+            InlineKeyboardButton(text=label, callback_data=LanguageCallback(locale=locale).pack())
+        )
+    return InlineKeyboardMarkup(inline_keyboard=[row])
 
 
 def history_navigation(
@@ -112,10 +144,10 @@ def currency_picker(
     builder.adjust(CURRENCIES_PER_ROW)
     more = first + CURRENCIES_PER_PAGE < len(choices)
     _add_page_turns(builder, page, more, lambda to: CurrencyPageCallback(flow=flow, page=to))
-    return builder.as_markup()
+    return _with_menu(builder)
 
 
-def deposit_presets(code: str, presets: Sequence[Decimal]) -> InlineKeyboardMarkup | None:
+def deposit_presets(code: str, presets: Sequence[Decimal]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for amount in presets:
         cents = int(amount.scaleb(2))
@@ -123,7 +155,7 @@ def deposit_presets(code: str, presets: Sequence[Decimal]) -> InlineKeyboardMark
             text=texts.btn_usd(amount), callback_data=DepositPresetCallback(code=code, cents=cents)
         )
     builder.adjust(4)
-    return builder.as_markup() if presets else None
+    return _with_menu(builder)
 
 
 def deposit_check(payment_id: int) -> InlineKeyboardMarkup:
@@ -153,7 +185,7 @@ def withdraw_confirm() -> InlineKeyboardMarkup:
     builder.button(
         text=texts.BTN_CANCEL, callback_data=WithdrawConfirmCallback(action=ConfirmAction.CANCEL)
     )
-    return builder.as_markup()
+    return _with_menu(builder)
 
 
 def withdrawals_list(pending: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup | None:

@@ -12,6 +12,8 @@ pending rows are skipped. Every ``backlog_check_seconds`` the queue is measured:
 row is older than ``backlog_alert_seconds`` the admin chat is alerted once for the episode.
 
 Rendering is pluggable: ``RENDERERS`` maps an outbox kind to an async renderer (see ``Rendered``).
+A row is rendered when it is sent, in its recipient's language (bot.i18n): a user's choice or
+Telegram's code, the admin language for the admin chat.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
+from bot.i18n import DEFAULT_LOCALE, use_locale
 from core import metrics, outbox, users
 from core.config import NotifierSettings
 from core.outbox import AlertRoute, OutboxMessage
@@ -148,10 +151,12 @@ class Notifier:
         tuning: NotifierTuning | None = None,
         alerts: AlertRoute | None = None,
         clock: Callable[[], datetime] | None = None,
+        admin_language: str = DEFAULT_LOCALE,
     ) -> None:
         """``alerts``: where undelivered rows and a backlog are reported (nowhere: only logged).
         ``clock`` replaces the database's and the system's clock for give-up and backlog
-        decisions (tests)."""
+        decisions (tests). ``admin_language``: the admin chat's locale (a user's chat gets the
+        user's)."""
         self._bot = bot
         self._sessions = sessions
         self._settings = settings
@@ -159,6 +164,7 @@ class Notifier:
         self._tuning = tuning or NotifierTuning()
         self._alerts = alerts or AlertRoute(None)
         self._clock = clock
+        self._admin_language = admin_language
         self._lease = self._tuning.lease_seconds or settings.lease_seconds
         self._give_up_after = timedelta(seconds=settings.give_up_after_seconds)
         self._backlog_threshold = timedelta(seconds=settings.backlog_alert_seconds)
@@ -314,13 +320,16 @@ class Notifier:
     async def _work(self, chat_id: int, chat: _Chat) -> None:
         try:
             while chat.queue and not self._stop.is_set():
+                # Looked up before the pacing slot is taken: a database round trip between the
+                # slot and the send would bunch sends together.
+                locale = await self._prefetch_locale(chat_id)
                 if not await self._until_stopped(chat.limiter.acquire()):
                     break
                 if not await self._until_stopped(self._global.acquire()):
                     break
                 row = chat.queue.popleft()
                 try:
-                    await self._deliver(row, chat)
+                    await self._deliver(row, chat, locale)
                 except Exception:  # a bug here must not kill the chat's queue silently
                     log.exception(
                         "notifier: row %s could not be settled",
@@ -347,12 +356,31 @@ class Notifier:
         task.cancel()
         return False
 
-    async def _render(self, row: OutboxMessage) -> Rendered:
+    async def _render(self, row: OutboxMessage, locale: str | None = None) -> Rendered:
         renderer = self._renderers.get(row.kind)
         if renderer is None:
             raise Unrenderable(f"no renderer for kind {row.kind!r}")
         async with self._sessions() as session:
-            return await renderer(row, session)
+            # Rendered now, not when queued: in the language the recipient has today.
+            if locale is None:
+                locale = await self._locale_of(row.chat_id, session)
+            with use_locale(locale):
+                return await renderer(row, session)
+
+    async def _prefetch_locale(self, chat_id: int) -> str | None:
+        """The chat's language, or None when the lookup failed (rendering looks it up again and
+        fails like any render would, with the row's own error handling)."""
+        try:
+            async with self._sessions() as session:
+                return await self._locale_of(chat_id, session)
+        except Exception:
+            log.debug("notifier: language of chat %s not looked up", chat_id, exc_info=True)
+            return None
+
+    async def _locale_of(self, chat_id: int, session: AsyncSession) -> str:
+        if chat_id == self._alerts.admin_chat_id or chat_id < 0:  # a group: the admins'
+            return self._admin_language
+        return await users.language_of(session, chat_id) or DEFAULT_LOCALE
 
     async def _send(self, row: OutboxMessage, rendered: Rendered) -> int:
         # Bounded, so a hung connection cannot hold a claimed row past its lease.
@@ -382,9 +410,9 @@ class Notifier:
         )
         return sent.message_id
 
-    async def _deliver(self, row: OutboxMessage, chat: _Chat) -> None:
+    async def _deliver(self, row: OutboxMessage, chat: _Chat, locale: str | None = None) -> None:
         try:
-            rendered = await self._render(row)
+            rendered = await self._render(row, locale)
             message_id = await self._send(row, rendered)
         except Unrenderable as exc:
             log.error(

@@ -98,6 +98,8 @@ class TelegramSettings(Section):
     # Telegram user ids allowed to decide withdrawals: 123, "123,456" or [123, 456].
     # Send /id to the bot in a private chat to learn yours.
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    # The language of the admin chat (its texts, its command menu): one of the bot's locales.
+    admin_language: Literal["en", "ru"] = "en"
     # A local telegram-bot-api server in production, the fake in tests.
     api_base_url: str | None = None
     fsm_storage: Literal["memory", "redis"] = "memory"

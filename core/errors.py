@@ -1,5 +1,6 @@
 """Typed domain errors. Each carries a stable ``code`` and parameters; the bot turns them into
-friendly text (bot/texts.py). Messages here are for logs and operators, never shown to users."""
+friendly text (bot/texts/errors.py, worded in bot/locales). Messages here are for logs and
+operators, never shown to users."""
 
 from __future__ import annotations
 

@@ -7,7 +7,9 @@ Rules:
   credits to a user round DOWN (``round_credit``), fees charged to a user round UP (``round_fee``).
 - User input is matched against an ASCII pattern *before* ``Decimal`` sees it, so NaN, Infinity,
   exponents, ``1_000``, non-ASCII digits and absurd lengths never become numbers. What the bot
-  writes (``$1,234.50``) reads back; a lone decimal comma (``1,5``) stays 1.50, never 15.
+  writes in any language reads back (``$1,234.50``; ``1 234,50 $`` with a space, a no-break
+  space or a narrow no-break space between the groups); a lone decimal comma (``1,5``) stays
+  1.50, never 15.
 """
 
 from __future__ import annotations
@@ -31,9 +33,17 @@ _PLAIN_RE = re.compile(r"(?P<int>[0-9]+)(?:[.,](?P<frac>[0-9]+))?")
 # ... or digits grouped in threes by commas, as format_usd writes them, with a '.' decimal
 # separator only ('10,000', '1,234.50'). '1,23,456' and '1.234,50' match neither.
 _GROUPED_RE = re.compile(r"(?P<int>[1-9][0-9]{0,2}(?:,[0-9]{3})+)(?:\.(?P<frac>[0-9]+))?")
+# ... or grouped by spaces (the Russian way: plain, no-break or narrow no-break), with either
+# decimal separator ('1 234,50', '10 000', '1 234.50'): a space is never a decimal point.
+_SPACES = " \u00a0\u202f"
+_SPACED_RE = re.compile(
+    rf"(?P<int>[1-9][0-9]{{0,2}}(?:[{_SPACES}][0-9]{{3}})+)(?:[.,](?P<frac>[0-9]+))?"
+)
 # A sign and a '$' in either order before the number ('-$5', '$-5', '$ 25'), or a '$' after it
 # ('25$'); one '$' at most.
-_DOLLAR_RE = re.compile(r"(?P<sign>[+-]?)(?:\$\s*)?(?P<sign2>[+-]?)(?P<body>[0-9.,]+)(?:\s*\$)?")
+_DOLLAR_RE = re.compile(
+    rf"(?P<sign>[+-]?)(?:\$\s*)?(?P<sign2>[+-]?)(?P<body>[0-9](?:[0-9.,{_SPACES}]*[0-9])?)(?:\s*\$)?"
+)
 # Machine-written numbers (provider JSON strings) may use an exponent; still ASCII only.
 _MACHINE_RE = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
@@ -92,6 +102,9 @@ def _split_number(body: str, places: int) -> tuple[str, str]:
     '1,234' reads as 1234 only where a 3-decimal reading cannot be meant (USD has 2): for an
     amount with more places it could be 1.234, so it is refused as ambiguous, never guessed.
     """
+    spaced = _SPACED_RE.fullmatch(body)
+    if spaced is not None:
+        return re.sub(f"[{_SPACES}]", "", spaced["int"]), spaced["frac"] or ""
     grouped = _GROUPED_RE.fullmatch(body)
     plain = _PLAIN_RE.fullmatch(body)
     if grouped is not None:

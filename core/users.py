@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -11,11 +11,11 @@ from core.db.models import User
 from core.ledger import Balance
 
 _USER_COLUMNS = (
-    "id", "telegram_id", "username", "first_name", "language", "blocked_bot", "is_banned",
-    "created_at",
+    "id", "telegram_id", "username", "first_name", "language", "locale", "blocked_bot",
+    "is_banned", "created_at",
 )  # fmt: skip
 _LOAD_WITH_BALANCE = (  # the user columns are _USER_COLUMNS
-    "SELECT u.id, u.telegram_id, u.username, u.first_name, u.language, u.blocked_bot,"
+    "SELECT u.id, u.telegram_id, u.username, u.first_name, u.language, u.locale, u.blocked_bot,"
     " u.is_banned, u.created_at, b.balance_usd, b.total_deposited, b.total_withdrawn,"
     " b.last_transaction_at"
     " FROM users u LEFT JOIN user_balances b ON b.user_id = u.id WHERE u.telegram_id = $1"
@@ -88,3 +88,27 @@ async def set_blocked(session: AsyncSession, telegram_id: int, blocked: bool = T
     user = await get_by_telegram_id(session, telegram_id)
     if user is not None:
         user.blocked_bot = blocked
+
+
+async def set_locale(session: AsyncSession, telegram_id: int, locale: str | None) -> bool:
+    """Store the user's chosen language (None: follow Telegram's again). False if there is no
+    such user."""
+    result = await session.execute(
+        update(User)
+        .where(User.telegram_id == telegram_id)
+        .values(locale=(locale or None) and locale[:8])
+        .returning(User.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def language_of(session: AsyncSession, telegram_id: int) -> str | None:
+    """The language to write to a chat in: the user's choice, else Telegram's code; None for a
+    chat that is not a known user."""
+    return (
+        await session.execute(
+            select(func.coalesce(User.locale, User.language)).where(
+                User.telegram_id == telegram_id
+            )
+        )
+    ).scalar_one_or_none()

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import balance, common, deposit, export, help, ids, my_items, start, withdraw
+from bot.handlers import (
+    balance,
+    common,
+    deposit,
+    export,
+    help,
+    ids,
+    language,
+    my_items,
+    start,
+    withdraw,
+)
 
 
 def get_routers(*features: Router) -> list[Router]:
@@ -19,6 +30,7 @@ def get_routers(*features: Router) -> list[Router]:
         common.create_cancel_router(),
         ids.create_router(),
         start.create_router(),
+        language.create_router(),
         balance.create_router(),
         help.create_router(),
         export.create_router(),

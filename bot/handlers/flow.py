@@ -58,7 +58,9 @@ async def show(
     target: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
 ) -> None:
     """A command gets a new message; a button turns its own message into the next step (or
-    sends a new one when that message can no longer be edited)."""
+    sends a new one when that message can no longer be edited). A step without buttons of its
+    own gets the Menu button (the step's keyboards carry it too)."""
+    markup = markup or keyboards.menu_only()
     if isinstance(target, Message):
         await target.answer(text, reply_markup=markup)
         return

@@ -108,6 +108,8 @@ class User(Base):
     username: Mapped[str | None] = mapped_column(String(64))
     first_name: Mapped[str | None] = mapped_column(String(128))
     language: Mapped[str | None] = mapped_column(String(16))
+    # Chosen with /language; NULL follows Telegram's language_code (``language``).
+    locale: Mapped[str | None] = mapped_column(String(8))
     blocked_bot: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     is_banned: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = _now()

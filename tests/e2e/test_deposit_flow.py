@@ -63,6 +63,8 @@ COINS = text(
 FIRST_PAGE = ["BTC", "ETH", "USDTTRC20", "LTC", "TRX", "XRP", "PAGEA", "PAGEB"]
 SECOND_PAGE = ["PAGEC", "PAGED", "PAGEE"]
 
+# Every step's keyboard ends with the way back to the main menu.
+MENU = MenuCallback(action=MenuAction.MENU).pack()
 # Provider ids are unique per database: each test's fake hands out its own range.
 _first_ids = itertools.count(5_000_000_001, 10_000_000)
 
@@ -164,6 +166,7 @@ async def test_deposit_through_the_poller(
     assert picker.callback_data() == [
         *(DepositCurrencyCallback(code=c).pack() for c in FIRST_PAGE),
         next_page,
+        MENU,
     ]
     mark = tg.mark()
     await press(tg, user, menu["message_id"], next_page)
@@ -171,6 +174,7 @@ async def test_deposit_through_the_poller(
     assert page2.callback_data() == [
         *(DepositCurrencyCallback(code=c).pack() for c in SECOND_PAGE),
         CurrencyPageCallback(flow=Flow.DEPOSIT, page=0).pack(),
+        MENU,
     ]
 
     invoice = await deposit(tg, user, "BTC", "25")
@@ -237,7 +241,8 @@ async def test_partial_payment_through_check_status(
     prompt = await open_amount_step(tg, user, "LTC")
     presets = tg.messages[user][prompt].callback_data()
     assert presets == [
-        DepositPresetCallback(code="LTC", cents=c).pack() for c in (1000, 2500, 5000, 10000)
+        *(DepositPresetCallback(code="LTC", cents=c).pack() for c in (1000, 2500, 5000, 10000)),
+        MENU,
     ]
     mark = tg.mark()
     await press(tg, user, prompt, presets[1])  # $25

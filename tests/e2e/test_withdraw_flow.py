@@ -53,6 +53,7 @@ COINS = text(
 )
 CONFIRM = WithdrawConfirmCallback(action=ConfirmAction.CONFIRM).pack()
 ABORT = WithdrawConfirmCallback(action=ConfirmAction.CANCEL).pack()
+MENU = MenuCallback(action=MenuAction.MENU).pack()
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +195,7 @@ async def test_withdraw_happy_path(app: App, tg: FakeTelegram, flows_db: Db) -> 
     ):
         assert line in shown
     assert "Memo" not in shown
-    assert tg.messages[user][confirmation["message_id"]].callback_data() == [CONFIRM, ABORT]
+    assert tg.messages[user][confirmation["message_id"]].callback_data() == [CONFIRM, ABORT, MENU]
     assert await balance(flows_db, user_id) == D("100.00")  # nothing held before Confirm
 
     done = await confirm(tg, user, confirmation)

@@ -72,7 +72,7 @@ def test_valid_usd(text: str, expected: str) -> None:
         ("1,000.", "not_a_number"),
         (",500", "not_a_number"),
         ("1,,000", "not_a_number"),
-        ("1 000", "not_a_number"),
+        ("1 0000", "not_a_number"),  # spaces group in threes: "1 000" is read
         ("$$5", "not_a_number"),
         ("$5$", "not_a_number"),
         ("$", "empty"),
@@ -141,15 +141,25 @@ def test_grouped_whole_dollars_are_never_read_as_decimals(value: int) -> None:
     assert parse_usd(f"${value:,}") == value
 
 
+SPACES = " \u00a0\u202f"  # what may group thousands (as the Russian texts write them)
+
+
 def _exact_cents_or_typed_error(text: str) -> None:
     try:
         value = parse_usd(text)
     except InvalidAmount:
         return
     assert value.is_finite() and value > 0 and value.as_tuple().exponent == -2
-    number = r"([0-9]+([.,][0-9]{1,2})?|[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]{1,2})?)"
+    spaced = rf"[1-9][0-9]{{0,2}}([{SPACES}][0-9]{{3}})+([.,][0-9]{{1,2}})?"
+    number = (
+        rf"([0-9]+([.,][0-9]{{1,2}})?|[1-9][0-9]{{0,2}}(,[0-9]{{3}})+(\.[0-9]{{1,2}})?|{spaced})"
+    )
     assert re.fullmatch(rf"\s*\+?(\$\s*)?\+?{number}(\s*\$)?\s*", text)
     assert text.count("$") <= 1 and text.count("+") <= 1
+    body = re.sub(rf"[^0-9.,{SPACES}]", "", text).strip(SPACES)
+    if re.search(rf"[0-9][{SPACES}][0-9]", body):  # grouped by spaces: any separator is decimal
+        assert value == D(re.sub(f"[{SPACES}]", "", body).replace(",", "."))
+        return
     # The value is the digits typed, with a comma as decimal point only when not grouping.
     digits = re.sub(r"[^0-9.,]", "", text)
     if re.fullmatch(r"[0-9]+,[0-9]{1,2}", digits):
