@@ -21,9 +21,9 @@ from core import outbox
 from core.config import NotifierSettings
 from core.outbox import OutboxMessage
 from core.users import get_by_telegram_id
-from tests.conftest import Db, make_user, next_telegram_id
-from tests.e2e.conftest import ADMIN_CHAT, MakeApp
 from tests.fakes.telegram import Call, FakeTelegram
+from tests.support.db import Db, make_user, next_telegram_id
+from tests.support.e2e import ADMIN_CHAT, MakeApp
 
 FAST_CHATS = NotifierSettings(per_chat_per_second=20.0, group_per_minute=1200.0)
 

@@ -20,7 +20,6 @@ from core.admin import (
     offered_actions,
     reconcile_and_alert,
 )
-from core.config import PaymentsSettings, Settings, TelegramSettings
 from core.db.models import TxType, User, WithdrawalStatus
 from core.errors import (
     Forbidden,
@@ -32,8 +31,8 @@ from core.errors import (
 )
 from core.ids import new_payment_id
 from core.withdrawals import refund_key
-from tests.conftest import Db, make_user, post_deposit
-from tests.integration.test_ledger import LEDGER_MARK
+from tests.support.db import LEDGER_MARK, Db, balance, make_user, post_deposit
+from tests.support.settings import make_settings
 
 D = Decimal
 S = WithdrawalStatus
@@ -55,17 +54,12 @@ CURRENCIES = text(
 )
 
 
-def make_settings() -> Settings:
-    return Settings(
-        telegram=TelegramSettings(admin_ids=[ADMIN, OTHER_ADMIN], admin_chat_id=ADMIN_CHAT),
-        payments=PaymentsSettings(max_pending_withdrawals=10),
-    )
-
-
 async def admin_service(db: Db) -> AdminService:
     async with db.sessions.begin() as session:
         await session.execute(CURRENCIES)
-    return AdminService(db.sessions, make_settings())
+    return AdminService(
+        db.sessions, make_settings(admin_ids=[ADMIN, OTHER_ADMIN], admin_chat_id=ADMIN_CHAT)
+    )
 
 
 async def deposit(db: Db, user: User, amount: str) -> None:
@@ -93,11 +87,6 @@ async def add_payment(
                 "review": review,
             },
         )
-
-
-async def balance(db: Db, user: User) -> Decimal:
-    async with db.sessions() as session:
-        return (await ledger.get_balance(session, user.id)).balance
 
 
 async def entries(db: Db, user: User) -> list[tuple[str, Decimal]]:

@@ -13,11 +13,10 @@ from core import currencies
 from core.db.models import Currency
 from core.errors import CurrencyUnavailable, NotFound
 from core.nowpayments import CreatePaymentRequest, NowPaymentsClient
-from tests.conftest import Db
 from tests.fakes.nowpayments import FakeNowPayments, Fault, many_coins
-from tests.integration.test_deposit_support import ADMIN, client, fake, make_client
-
-__all__ = ["client", "fake"]  # fixtures used here by name
+from tests.support.db import Db
+from tests.support.deposits import make_client
+from tests.support.settings import ADMIN
 
 D = Decimal
 OFFERED = ["BTC", "ETH", "USDTTRC20", "LTC", "TRX", "XRP"]  # the fake's DOGE is not selected

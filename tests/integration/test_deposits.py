@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from core import deposits, ledger, settlement
+from core import deposits, settlement
 from core.db.models import User
 from core.deposit_views import list_by_status, payment_uri, plain, recent_for_user
 from core.errors import (
@@ -26,27 +26,21 @@ from core.nowpayments import MalformedReply, NowPaymentsClient
 from core.nowpayments import Payment as Reply
 from core.poll_schedule import Schedule
 from core.settlement import ALERT_KIND, REVIEW_KIND, STATUS_KIND, Outcome, settle
-from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments, Fault, Step
-from tests.integration.test_deposit_support import (
-    ADMIN,
-    ADMIN_CHAT,
+from tests.support.db import Db, balance, make_user
+from tests.support.deposits import (
     FAST,
-    client,
-    deposit_db,
     deposits_of,
+    drive,
     events_of,
-    fake,
     make_client,
     make_policy,
-    make_settings,
     notes_of,
     payment_row,
     pro_rata,
     rows,
 )
-
-__all__ = ["client", "deposit_db", "fake"]  # fixtures used here by name
+from tests.support.settings import ADMIN, ADMIN_CHAT, make_settings
 
 D = Decimal
 SETTINGS = make_settings()
@@ -73,21 +67,6 @@ async def create(
     )
 
 
-async def drive(
-    db: Db, client: NowPaymentsClient, user: User, payment_id: int, policy: Any = POLICY
-) -> list[str]:
-    """Press "check status" until the payment is final; the statuses seen."""
-    seen = []
-    for _ in range(12):
-        view = await deposits.check_status(
-            db.sessions, client, policy, user_telegram_id=user.telegram_id, payment_id=payment_id
-        )
-        seen.append(view.status)
-        if view.is_final:
-            return seen
-    raise AssertionError(f"not final after 12 checks: {seen}")
-
-
 def pid(view: deposits.PaymentView) -> str:
     assert view.provider_payment_id is not None
     return view.provider_payment_id
@@ -96,11 +75,6 @@ def pid(view: deposits.PaymentView) -> str:
 def pay(view: deposits.PaymentView) -> Decimal:
     assert view.pay_amount is not None
     return view.pay_amount
-
-
-async def balance(db: Db, user: User) -> Decimal:
-    async with db.sessions() as session:
-        return (await ledger.get_balance(session, user.id)).balance
 
 
 # --- create ----------------------------------------------------------------------------------

@@ -9,51 +9,33 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from core import deposits, ledger
-from core.db.models import User
 from core.nowpayments import NowPaymentsClient
 from core.poll_schedule import Schedule
 from core.poller import PollCounts, Poller
 from core.settlement import ALERT_KIND, STATUS_KIND
-from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments, Fault, Step
-from tests.integration.test_deposit_support import (
-    FAST,
+from tests.support.db import Db, make_user
+from tests.support.deposits import (
     Seeded,
     add_coins,
-    client,
-    fake,
     make_client,
     make_policy,
-    make_settings,
     notes_of,
     payment_row,
+    poller,
     pro_rata,
     rows,
     seed_payments,
+    users,
 )
-
-__all__ = ["client", "fake"]  # fixtures used here by name
+from tests.support.settings import make_settings
 
 D = Decimal
 SETTINGS = make_settings(partial_payment_policy="credit")  # the mixed script credits partials
-
-
-def poller(db: Db, client: NowPaymentsClient, **kw: Any) -> Poller:
-    settings = kw.pop("settings", SETTINGS)
-    options: dict[str, Any] = {
-        "schedule": FAST,
-        "batch_size": 50,
-        "concurrency": 10,
-        "lease_seconds": 30.0,
-        "children_scan_seconds": None,
-    }
-    options.update(kw)
-    return Poller(db.sessions, client, settings, **options)
 
 
 async def open_count(db: Db) -> int:
@@ -111,10 +93,6 @@ async def assert_money_consistent(db: Db) -> None:
         " GROUP BY payment_id HAVING count(*) > 1",
     )
     assert doubled == []
-
-
-async def users(db: Db, n: int) -> list[User]:
-    return [await make_user(db.sessions) for _ in range(n)]
 
 
 def mixed_script(fake: FakeNowPayments) -> Callable[[int, str], None]:

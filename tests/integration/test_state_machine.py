@@ -46,7 +46,7 @@ from core.errors import IdempotencyConflict, InsufficientFunds, InvalidTransitio
 from core.invariants import check_database, describe
 from core.settlement import SettlePolicy, settle
 from core.withdrawals import WithdrawalService
-from tests.conftest import Db, next_telegram_id
+from tests.support.db import Db, next_telegram_id
 from tests.support.money import ADDRESSES, TX_HASHES, add_currencies, reply, waiting_payment
 
 D = Decimal
