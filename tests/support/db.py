@@ -3,6 +3,7 @@ and drops databases, and users, payments and ledger rows made directly (no tests
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import secrets
@@ -24,6 +25,7 @@ from core.ids import new_payment_id, new_withdrawal_id
 
 # Per process (each xdist worker imports this on its own): database names never collide.
 RUN = f"{os.getpid()}_{secrets.token_hex(3)}"
+_DROPPERS = 8  # connections dropping the run's databases at the end
 # Switches the ledger's triggers off for one transaction: corruption only a bypassed guard allows.
 LEDGER_MARK = text("SET LOCAL session_replication_role = replica")
 _telegram_ids = itertools.count(10_000_000 + secrets.randbelow(10**9) * 1000)
@@ -42,7 +44,7 @@ class DbServer:
     def __init__(self, url: str) -> None:
         self.url = url
         self.admin = create_async_engine(
-            with_database(url, "postgres"), isolation_level="AUTOCOMMIT", pool_size=1
+            with_database(url, "postgres"), isolation_level="AUTOCOMMIT", pool_size=_DROPPERS
         )
         self.created: list[str] = []
 
@@ -54,10 +56,22 @@ class DbServer:
         return with_database(self.url, name)
 
     async def drop_all(self) -> None:
-        async with self.admin.connect() as conn:
-            for name in reversed(self.created):
-                await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await self.admin.dispose()
+        """Several at once: PostgreSQL 15 checkpoints for every DROP DATABASE, and concurrent
+        drops share checkpoints (one by one this took over a minute for a whole run)."""
+        names = list(reversed(self.created))
+
+        async def dropper() -> None:
+            async with self.admin.connect() as conn:
+                while names:
+                    name = names.pop()
+                    await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(_DROPPERS):
+                    group.create_task(dropper())
+        finally:
+            await self.admin.dispose()
 
 
 async def clone(db_server: DbServer, template: str) -> Db:

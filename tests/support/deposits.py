@@ -219,3 +219,17 @@ def poller(db: Db, client: NowPaymentsClient, **kw: Any) -> Poller:
 
 async def users(db: Db, n: int) -> list[User]:
     return [await make_user(db.sessions) for _ in range(n)]
+
+
+async def expire_leases(db: Db) -> int:
+    """Move every payment's poll lease (and the check it pushed back with it) into the past, as
+    if its poller had died long ago: expiry is tested without waiting. The leases moved."""
+    async with db.sessions.begin() as session:
+        result = await session.execute(
+            text(
+                "UPDATE payments SET lease_until = now() - interval '1 second',"
+                " next_check_at = least(next_check_at, now() - interval '1 second')"
+                " WHERE lease_until IS NOT NULL"
+            )
+        )
+    return int(result.rowcount)  # type: ignore[attr-defined]
