@@ -41,6 +41,7 @@ ADMIN = 700_100_001
 OTHER_ADMIN = 700_100_002
 STRANGER = 700_100_999
 ADMIN_CHAT = -100_4242
+SETTINGS = make_settings(admin_ids=[ADMIN, OTHER_ADMIN], admin_chat_id=ADMIN_CHAT)
 TRX = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 TX_HASH = "ab" * 32
 
@@ -57,9 +58,7 @@ CURRENCIES = text(
 async def admin_service(db: Db) -> AdminService:
     async with db.sessions.begin() as session:
         await session.execute(CURRENCIES)
-    return AdminService(
-        db.sessions, make_settings(admin_ids=[ADMIN, OTHER_ADMIN], admin_chat_id=ADMIN_CHAT)
-    )
+    return AdminService(db.sessions, SETTINGS)
 
 
 async def deposit(db: Db, user: User, amount: str) -> None:
@@ -160,7 +159,7 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
         )
     stats = await service.stats(admin_telegram_id=ADMIN)
     assert [(m.user_id, m.kind) for m in stats.mismatches] == [(bob.id, "cached_balance")]
-    found = await reconcile_and_alert(fresh_db.sessions, make_settings())
+    found = await reconcile_and_alert(fresh_db.sessions, SETTINGS)
     assert len(found) == 1
     assert len(await service.reconcile_and_alert()) == 1  # the same mismatches: no second alert
     sent = await alerts(fresh_db)
@@ -174,7 +173,7 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
             text("UPDATE user_balances SET balance_usd = balance_usd - 1 WHERE user_id = :u"),
             {"u": bob.id},
         )
-    assert await reconcile_and_alert(fresh_db.sessions, make_settings()) == []
+    assert await reconcile_and_alert(fresh_db.sessions, SETTINGS) == []
     assert len(await alerts(fresh_db)) == 1
 
 
