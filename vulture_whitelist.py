@@ -6,6 +6,7 @@ imported). Whole families are ignored in [tool.vulture] in pyproject.toml instea
 # pydantic-settings calls this hook by name; it must accept every source, used or not.
 _.settings_customise_sources
 file_secret_settings
+dotenv_settings  # replaced by core.config.dotenv_source (PAYBOT_ENV_FILE)
 
 # The ORM models declare the schema that tests/integration/test_migrations.py compares with
 # the migrations; their rows are read and written by raw SQL (core/ledger.py, core/outbox.py).

@@ -43,6 +43,9 @@ from core.errors import ConfigError
 CONFIG_ENV = "PAYBOT_CONFIG"
 DEFAULT_CONFIG_FILE = "config.dev.yaml"
 ENV_PREFIX = "PAYBOT_"
+# The dotenv file to read instead of ./.env; set and empty: none (the test suite sets it so a
+# developer's .env never changes what tests see).
+ENV_FILE_ENV = "PAYBOT_ENV_FILE"
 # Telegram tokens look like 123456789:AA... (digits, colon, 30+ url-safe characters).
 TOKEN_RE = re.compile(r"[0-9]{3,20}:[A-Za-z0-9_-]{30,64}")
 
@@ -394,7 +397,7 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            dotenv_settings,
+            dotenv_source(settings_cls),
             YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file),
         )
 
@@ -417,6 +420,13 @@ class Settings(BaseSettings):
 
 # The password of scheme://user:password@host (user may be empty, as in redis://:pw@host).
 _URL_PASSWORD = re.compile(r"://[^:/@]*:([^@]+)@")
+
+
+def dotenv_source(settings_cls: type[BaseSettings]) -> DotEnvSettingsSource:
+    """./.env, or the file PAYBOT_ENV_FILE names (set and empty: no file)."""
+    named = os.environ.get(ENV_FILE_ENV)
+    env_file = ".env" if named is None else (named or None)
+    return DotEnvSettingsSource(settings_cls, env_file=env_file)
 
 
 def config_file_path() -> Path:
@@ -561,7 +571,7 @@ def raw_sources() -> dict[str, dict[str, Any]]:
     yaml_file = config_file_path()
     return {
         "env": EnvSettingsSource(Settings)(),
-        ".env": DotEnvSettingsSource(Settings)(),
+        ".env": dotenv_source(Settings)(),
         f"YAML file {yaml_file}": YamlConfigSettingsSource(Settings, yaml_file=yaml_file)(),
     }
 

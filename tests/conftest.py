@@ -1,74 +1,31 @@
 """Real PostgreSQL for every test: the configured server (CI: 127.0.0.1:5432) or the embedded one.
 
-A throw-away template database is migrated once per run; the shared test database and every
-`fresh_db` are clones of it, dropped at the end. A user's own databases are never touched.
+A throw-away template database is migrated once per run (per xdist worker); the shared test
+database and every `fresh_db` are clones of it, dropped at the end. A user's own databases are
+never touched. Helpers to import live in tests/support/, never here.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
 
-from core import ledger
-from core.config import DatabaseSettings, load_settings
-from core.db.models import TxType, User
-from core.db.session import (
-    create_engine,
-    create_session_factory,
-    server_url,
-    with_database,
-)
-from core.ids import new_payment_id, new_withdrawal_id
+from core.config import ENV_FILE_ENV, DatabaseSettings, load_settings
+from core.db.models import User
+from core.db.session import create_engine, server_url
 from core.migrate import run_alembic
+from tests.support.db import RUN, Db, DbServer, clone, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
-_RUN = f"{os.getpid()}_{secrets.token_hex(3)}"
-_telegram_ids = itertools.count(10_000_000 + secrets.randbelow(10**9) * 1000)
 
-
-@dataclass
-class Db:
-    url: str
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-
-
-class DbServer:
-    """Creates and drops databases on the server used for this test run."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.admin = create_async_engine(
-            with_database(url, "postgres"), isolation_level="AUTOCOMMIT", pool_size=1
-        )
-        self.created: list[str] = []
-
-    async def create(self, name: str, template: str | None = None) -> str:
-        async with self.admin.connect() as conn:
-            suffix = f" TEMPLATE {template}" if template else ""
-            await conn.exec_driver_sql(f"CREATE DATABASE {name}{suffix}")
-        self.created.append(name)
-        return with_database(self.url, name)
-
-    async def drop_all(self) -> None:
-        async with self.admin.connect() as conn:
-            for name in reversed(self.created):
-                await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await self.admin.dispose()
+# Tests see the environment (CI names its database server there) and the committed YAML, never
+# a developer's .env: an empty name switches the .env source off (tests/unit/test_config.py
+# proves it). Set before any Settings is built, and inherited by the bot processes tests spawn.
+os.environ[ENV_FILE_ENV] = ""
 
 
 def test_database_settings() -> DatabaseSettings:
@@ -91,7 +48,7 @@ async def db_server() -> AsyncIterator[DbServer]:
 
 @pytest.fixture(scope="session")
 async def template_db(db_server: DbServer) -> str:
-    name = f"paybot_test_tmpl_{_RUN}"
+    name = f"paybot_test_tmpl_{RUN}"
     url = await db_server.create(name)
     engine = create_engine(url, pool_size=1)
     async with engine.begin() as conn:
@@ -100,97 +57,26 @@ async def template_db(db_server: DbServer) -> str:
     return name
 
 
-async def _clone(db_server: DbServer, template: str) -> Db:
-    name = f"paybot_test_{_RUN}_{secrets.token_hex(3)}"
-    url = await db_server.create(name, template=template)
-    engine = create_engine(url, pool_size=20)
-    return Db(url, engine, create_session_factory(engine))
-
-
 @pytest.fixture(scope="session")
 async def db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
     """The shared test database. Tests create their own users, so they don't collide."""
-    clone = await _clone(db_server, template_db)
-    yield clone
-    await clone.engine.dispose()
+    database = await clone(db_server, template_db)
+    yield database
+    await database.engine.dispose()
 
 
 @pytest.fixture
 async def fresh_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
     """An empty migrated database of this test's own, for whole-database assertions."""
-    clone = await _clone(db_server, template_db)
-    yield clone
-    await clone.engine.dispose()
+    database = await clone(db_server, template_db)
+    yield database
+    await database.engine.dispose()
 
 
 @pytest.fixture
 async def empty_database(db_server: DbServer) -> str:
     """A database with no schema at all (migration tests)."""
-    return await db_server.create(f"paybot_test_empty_{_RUN}_{secrets.token_hex(3)}")
-
-
-def next_telegram_id() -> int:
-    return next(_telegram_ids)
-
-
-async def make_user(sessions: async_sessionmaker[AsyncSession], **fields: object) -> User:
-    async with sessions.begin() as session:
-        user = User(telegram_id=next_telegram_id(), first_name="Test", **fields)
-        session.add(user)
-        await session.flush()
-        await session.refresh(user)
-        return user
-
-
-_BTC = text(
-    "INSERT INTO currencies (code, name, token, network) VALUES"
-    " ('BTC', 'Bitcoin', 'BTC', 'btc') ON CONFLICT DO NOTHING"
-)
-
-
-async def new_payment(session: AsyncSession, user_id: int, amount: Decimal) -> int:
-    """A finished payment of the user's, for a deposit row to name (migration 0004)."""
-    await session.execute(_BTC)
-    payment_id = await session.scalar(
-        text(
-            "INSERT INTO payments (internal_payment_id, user_id, amount_usd, currency_code,"
-            " status, credited_usd) VALUES (:iid, :uid, :amount, 'BTC', 'finished', :amount)"
-            " RETURNING id"
-        ),
-        {"iid": new_payment_id(), "uid": user_id, "amount": amount},
-    )
-    assert isinstance(payment_id, int)
-    return payment_id
-
-
-async def post_deposit(
-    session: AsyncSession, user_id: int, amount: Decimal, idempotency_key: str
-) -> ledger.LedgerEntry:
-    """A deposit credit with a payment behind it (a deposit row needs one)."""
-    return await ledger.post(
-        session,
-        user_id=user_id,
-        type=TxType.DEPOSIT,
-        amount=amount,
-        idempotency_key=idempotency_key,
-        payment_id=await new_payment(session, user_id, amount),
-    )
-
-
-async def new_withdrawal(session: AsyncSession, user_id: int, amount: Decimal) -> int:
-    """A pending fee-less withdrawal request of the user's, for a hold row to name."""
-    await session.execute(_BTC)
-    withdrawal_id = await session.scalar(
-        text(
-            "INSERT INTO withdrawal_requests (internal_withdrawal_id, user_id, amount_usd,"
-            " currency_code, wallet_address, network_fee_usd, service_fee_usd, total_fee_usd,"
-            " final_amount_usd) VALUES (:iid, :uid, :amount, 'BTC', 'test', 0, 0, 0, :amount)"
-            " RETURNING id"
-        ),
-        {"iid": new_withdrawal_id(), "uid": user_id, "amount": amount},
-    )
-    assert isinstance(withdrawal_id, int)
-    return withdrawal_id
+    return await db_server.create(f"paybot_test_empty_{RUN}_{secrets.token_hex(3)}")
 
 
 @pytest.fixture

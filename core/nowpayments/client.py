@@ -148,7 +148,10 @@ class NowPaymentsClient:
         max_connections: int = 10,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: monotonic seconds for the quiet time after a 429 and the JWT's age
+        (tests move it instead of sleeping)."""
         if not api_key:
             raise ConfigError("missing_setting", setting="nowpayments.api_key")
         if max_requests_per_second <= 0 or burst < 1 or max_retries < 0 or user_reserve < 0:
@@ -165,7 +168,8 @@ class NowPaymentsClient:
         self._retry_after_max = retry_after_max
         self._rate_limit_pause = rate_limit_pause  # quiet time after a 429 without Retry-After
         self._retry_after_cap = retry_after_cap  # the longest any 429 can silence the client
-        self._quiet_until = 0.0  # monotonic; after a 429 nobody sends before this
+        self._clock = clock
+        self._quiet_until = 0.0  # clock(); after a 429 nobody sends before this
         self._jwt_ttl = jwt_ttl
         self._jwt: str | None = None
         self._jwt_expires = 0.0
@@ -412,13 +416,13 @@ class NowPaymentsClient:
         return random.uniform(0, ceiling)
 
     def _quiet_remaining(self) -> float:
-        return self._quiet_until - time.monotonic()
+        return self._quiet_until - self._clock()
 
     async def _token(self, stale: str | None = None) -> str:
         """A cached JWT; ``stale`` is the token the server just refused (refresh unless another
         task already did)."""
         async with self._jwt_lock:
-            fresh = self._jwt is not None and time.monotonic() < self._jwt_expires
+            fresh = self._jwt is not None and self._clock() < self._jwt_expires
             if self._jwt is not None and fresh and self._jwt != stale:
                 return self._jwt
             if not self.has_credentials:
@@ -427,7 +431,7 @@ class NowPaymentsClient:
             data = await self._exchange("POST", "/auth", content=body)
             reply = self._model(AuthReply, data, "POST /auth")
             self._jwt = reply.token
-            self._jwt_expires = time.monotonic() + self._jwt_ttl
+            self._jwt_expires = self._clock() + self._jwt_ttl
             return reply.token
 
     async def _exchange(
@@ -509,7 +513,7 @@ class NowPaymentsClient:
             if retry_after is not None:  # a bogus "wait a year" must not silence us for good
                 retry_after = min(retry_after, self._retry_after_cap)
             pause = self._rate_limit_pause if retry_after is None else retry_after
-            self._quiet_until = max(self._quiet_until, time.monotonic() + pause)
+            self._quiet_until = max(self._quiet_until, self._clock() + pause)
             raise ProviderRateLimited(f"rate limited on {what}", retry_after=retry_after)
         if status >= 500:
             raise ProviderUnavailable(

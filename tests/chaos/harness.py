@@ -66,6 +66,7 @@ from core.withdrawals import WithdrawalService
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import FakeTelegram
 from tests.support.money import ADDRESSES, TX_HASHES, add_currencies
+from tests.support.process import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_CHAT = -1_005_550_001
@@ -165,7 +166,7 @@ class Tally:
 
 
 def bot_env(tg: FakeTelegram, np: FakeNowPayments, db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
+    env = child_env()
     env.update(
         {
             "PYTHONPATH": str(ROOT),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from tests.chaos.harness import CrashOptions, run_crash
-from tests.conftest import Db
+from tests.support.db import Db
 
 KILLS = 10
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.test_wheel import BUILD_INPUTS
+from tests.support.paths import BUILD_INPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 

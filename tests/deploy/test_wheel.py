@@ -28,10 +28,9 @@ from sqlalchemy import text
 from core.db.base import Base
 from core.db.session import create_engine
 from core.migrate import alembic_config
+from tests.support.paths import BUILD_INPUTS, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # What the Dockerfile copies into its build stage (tests/deploy/test_image.py checks that).
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "core", "bot", "migrations")
 
 
 @dataclass

@@ -40,27 +40,17 @@ from core.deposits.notify import REVIEW_KIND
 from core.ids import new_payment_id
 from core.users import upsert_user
 from core.withdrawals import WithdrawalService, WithdrawalView, refund_key
-from tests.conftest import Db, make_user, post_deposit
-from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp
 from tests.fakes.telegram import FakeTelegram, StoredMessage
+from tests.support.db import Db, balance, post_deposit
+from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, CURRENCIES, TRX, MakeApp, customer
 
 D = Decimal
 W = AdminWithdrawalAction
 ADMIN_2 = 777_000_002
 STRANGER = 777_000_666
 FAST_CHATS = NotifierSettings(per_chat_per_second=20.0, group_per_minute=1200.0)
-TRX = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 TX_HASH = "cd" * 32
 NAMES = {ADMIN_ID: "boss", ADMIN_2: "deputy", STRANGER: "lurker"}
-
-CURRENCIES = text(
-    """
-    INSERT INTO currencies (code, name, token, network, needs_memo, is_active, sort_order)
-    VALUES ('BTC', 'Bitcoin', 'BTC', 'btc', false, true, 10),
-           ('USDTTRC20', 'Tether USD (TRC20)', 'USDT', 'trx', false, true, 30)
-    ON CONFLICT DO NOTHING
-    """
-)
 
 
 @pytest.fixture
@@ -69,14 +59,6 @@ async def admin_app(make_app: MakeApp, e2e_db: Db, tg: FakeTelegram) -> App:
         await session.execute(CURRENCIES)
     tg.add_chat(ADMIN_CHAT, title="Admins")
     return await make_app(e2e_db, notifier=FAST_CHATS, admin_ids=[ADMIN_ID, ADMIN_2])
-
-
-async def customer(db: Db, tg: FakeTelegram, amount: str = "100.00", **fields: Any) -> User:
-    user = await make_user(db.sessions, **fields)
-    tg.add_chat(user.telegram_id)
-    async with db.sessions.begin() as session:
-        await post_deposit(session, user.id, D(amount), f"e2e-admin:{secrets.token_hex(6)}")
-    return user
 
 
 async def withdraw(app: App, user: User, amount: str = "50.00") -> WithdrawalView:
@@ -90,11 +72,6 @@ async def withdraw(app: App, user: User, amount: str = "50.00") -> WithdrawalVie
 
 async def get(app: App, withdrawal_id: int) -> WithdrawalView:
     return await WithdrawalService(app.sessions, app.settings).get(withdrawal_id)
-
-
-async def balance(db: Db, user: User) -> Decimal:
-    async with db.sessions() as session:
-        return (await ledger.get_balance(session, user.id)).balance
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:  # noqa: ASYNC109

@@ -25,9 +25,9 @@ from core.config import TelegramSettings
 from core.db.models import TxType
 from core.errors import ConfigError, InsufficientFunds
 from core.users import get_by_telegram_id
-from tests.conftest import Db, make_user, new_withdrawal, next_telegram_id, post_deposit
-from tests.e2e.conftest import ADMIN_CHAT, MakeApp, press, say
 from tests.fakes.telegram import FakeTelegram
+from tests.support.db import Db, make_user, new_withdrawal, next_telegram_id, post_deposit
+from tests.support.e2e import ADMIN_CHAT, MakeApp, press, say
 
 
 async def seed(db: Db, user_id: int, amounts: list[str]) -> None:

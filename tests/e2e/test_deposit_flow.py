@@ -35,10 +35,10 @@ from core.deposits.poller import Poller
 from core.deposits.schedule import Schedule
 from core.deposits.views import PaymentView, payment_uri, plain, recent_for_user
 from core.users import get_by_telegram_id
-from tests.conftest import Db, DbServer, next_telegram_id
-from tests.e2e.conftest import MakeApp, press, say
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import Call, FakeTelegram, StoredMessage, image_info
+from tests.support.db import Db, DbServer, next_telegram_id
+from tests.support.e2e import MakeApp, press, say
 
 D = Decimal
 

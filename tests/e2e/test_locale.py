@@ -19,9 +19,9 @@ from bot.callbacks import DepositCurrencyCallback, LanguageCallback, MenuAction,
 from core import outbox
 from core.db.session import create_engine, create_session_factory
 from core.users import get_by_telegram_id
-from tests.conftest import Db, DbServer, make_user, next_telegram_id, post_deposit
-from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp, press, say
 from tests.fakes.telegram import FakeTelegram
+from tests.support.db import Db, DbServer, make_user, next_telegram_id, post_deposit
+from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, MakeApp, press, say
 
 NBSP = "\u00a0"
 COINS = text(

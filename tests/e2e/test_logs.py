@@ -18,10 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from core.db.models import Payment
-from tests.conftest import Db, make_user
-from tests.e2e.test_process import BotProcess, bot_env
 from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.fakes.telegram import FakeTelegram
+from tests.support.db import Db, make_user
+from tests.support.process import BotProcess, bot_env
 
 DB_PASSWORD = "db-Pa55-w0rd-xyz"  # local trust auth ignores it; the process must still hide it
 

@@ -21,9 +21,9 @@ from core import outbox
 from core.config import NotifierSettings
 from core.outbox import OutboxMessage
 from core.users import get_by_telegram_id
-from tests.conftest import Db, make_user, next_telegram_id
-from tests.e2e.conftest import ADMIN_CHAT, MakeApp
 from tests.fakes.telegram import Call, FakeTelegram
+from tests.support.db import Db, make_user, next_telegram_id
+from tests.support.e2e import ADMIN_CHAT, MakeApp
 
 FAST_CHATS = NotifierSettings(per_chat_per_second=20.0, group_per_minute=1200.0)
 
@@ -108,21 +108,25 @@ async def test_pacing_stays_within_telegram_limits(
     make_app: MakeApp, tg: FakeTelegram, fresh_db: Db
 ) -> None:
     # Telegram's limits scaled down 10x/60x so the test takes seconds; ours are set under them
-    # as in production (1/s per chat, 20/min per group, 25/s overall against Telegram's 30/s).
+    # as in production (20/min per group, 25/s overall against Telegram's 30/s). The notifier
+    # paces the moments it sends, the fake counts arrivals: the margin between the two covers
+    # what a loaded machine adds in between (it failed 2 runs of 15 under load with 31 ms per
+    # chat; now 110 ms per chat, 0.25 s per group window, 0.2 s per global window).
     tg.enforce_limits = True
     tg.private_limit = (1, 0.1)
     tg.group_limit = (20, 1.0)
     user = next_telegram_id()
     tg.add_chat(user)
     tg.add_chat(ADMIN_CHAT)
-    for n in range(60):
-        if n < 30:
+    private_n, group_n = 15, 60
+    for n in range(group_n):
+        if n < private_n:
             await enqueue(fresh_db, user, "deposit_status", status(n), f"p-{n}")
         await enqueue(fresh_db, ADMIN_CHAT, "deposit_alert", {"seq": f"S-{n:03d}"}, f"g-{n}")
-    settings = NotifierSettings(global_per_second=25, per_chat_per_second=8, group_per_minute=960)
+    settings = NotifierSettings(global_per_second=25, per_chat_per_second=5, group_per_minute=960)
     await make_app(fresh_db, notifier=settings)
-    await sent_count(tg, user, 30, timeout=20)
-    await sent_count(tg, ADMIN_CHAT, 60, timeout=20)
+    await sent_count(tg, user, private_n, timeout=20)
+    await sent_count(tg, ADMIN_CHAT, group_n, timeout=20)
     await until(lambda: all_settled(fresh_db))
 
     assert [c for c in tg.calls("sendMessage") if c.error_code == 429] == []
@@ -133,11 +137,11 @@ async def test_pacing_stays_within_telegram_limits(
     assert all(b - a >= 0.1 for a, b in itertools.pairwise(private))
     assert all(group[i + 20] - group[i] >= 1.0 for i in range(len(group) - 20))
     assert all(both[i + 30] - both[i] >= 1.0 for i in range(len(both) - 30))
-    # ... and on average no faster than configured.
-    assert (private[-1] - private[0]) / 29 >= 1 / 8 * 0.95
-    assert (group[-1] - group[0]) / 59 >= 60 / 960 * 0.95
-    assert numbers(tg, user) == [f"D-{n:03d}" for n in range(30)]  # in order, once each
-    assert numbers(tg, ADMIN_CHAT) == [f"S-{n:03d}" for n in range(60)]
+    # ... and on average no faster than configured (arrival jitter moves only the two ends).
+    assert (private[-1] - private[0]) / (private_n - 1) >= 1 / 5 * 0.9
+    assert (group[-1] - group[0]) / (group_n - 1) >= 60 / 960 * 0.9
+    assert numbers(tg, user) == [f"D-{n:03d}" for n in range(private_n)]  # in order, once each
+    assert numbers(tg, ADMIN_CHAT) == [f"S-{n:03d}" for n in range(group_n)]
     assert {r.state for r in await rows(fresh_db)} == {"sent"}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import signal
 import sys
@@ -28,10 +27,12 @@ from core.deposits.flows import create_deposit
 from core.deposits.poller import Poller
 from core.deposits.schedule import Schedule
 from core.withdrawals.service import WithdrawalService
-from tests.conftest import ROOT, Db, DbServer, make_user, next_telegram_id
-from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, FAST, make_settings, say
 from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.fakes.telegram import FakeTelegram
+from tests.support.db import Db, DbServer, make_user, next_telegram_id
+from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, FAST, app_settings, say
+from tests.support.paths import ROOT
+from tests.support.process import child_env
 
 COINS = text(
     """
@@ -68,7 +69,7 @@ async def start(tg: FakeTelegram, np: FakeNowPayments) -> AsyncIterator[Start]:
     apps: list[App] = []
 
     async def run(db: Db) -> App:
-        settings = make_settings(tg, np, db.url).model_copy(
+        settings = app_settings(tg, np, db.url).model_copy(
             update={"observability": ObservabilitySettings(http_port=0)}
         )
         app = build_app(settings, engine=db.engine, notifier_tuning=FAST, polling_timeout=1)
@@ -271,7 +272,7 @@ async def test_id_answers_in_private_and_in_a_group_without_admins(
     tg: FakeTelegram, np: FakeNowPayments, obs_db: Db, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Before any admin is configured: no admin chat, no admin ids.
-    settings = make_settings(tg, np, obs_db.url, admin_chat_id=None, admin_ids=[])
+    settings = app_settings(tg, np, obs_db.url, admin_chat_id=None, admin_ids=[])
     app = build_app(settings, engine=obs_db.engine, notifier_tuning=FAST, polling_timeout=1)
     with caplog.at_level(logging.WARNING, logger="bot.app"):
         await app.start()
@@ -303,7 +304,7 @@ async def test_id_answers_in_private_and_in_a_group_without_admins(
 async def test_ids_command_answers_with_nothing_but_the_token(tg: FakeTelegram) -> None:
     """`python -m bot ids` before anything else is configured (no admins, no API key, no
     database): /id answers in private and in a group, and the ids are printed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
+    env = child_env()
     env |= {
         "PAYBOT_CONFIG": str(ROOT / "config.dev.yaml"),
         "PAYBOT_TELEGRAM__BOT_TOKEN": tg.token,

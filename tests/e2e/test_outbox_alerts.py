@@ -21,10 +21,9 @@ from core.admin import StatsService
 from core.auth import AdminGate
 from core.config import NotifierSettings
 from core.withdrawals import WithdrawalService, WithdrawalView
-from tests.conftest import Db, make_user, next_telegram_id
-from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp
-from tests.e2e.test_admin import CURRENCIES, TRX, customer
 from tests.fakes.telegram import FakeTelegram
+from tests.support.db import Db, make_user, next_telegram_id
+from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, CURRENCIES, TRX, MakeApp, customer
 
 ADMIN_2 = 777_000_002  # never wrote to the bot: Telegram answers "chat not found"
 FAST_CHATS = NotifierSettings(per_chat_per_second=20.0, group_per_minute=1200.0)

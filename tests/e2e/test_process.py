@@ -4,11 +4,8 @@ shutdown, one poller per token, and a malformed token."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from aiogram import Router
@@ -19,64 +16,11 @@ from pydantic import SecretStr
 from bot.app import run_app
 from bot.handlers import get_routers
 from core.exit_codes import ExitCode
-from tests.conftest import Db, next_telegram_id
-from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp, make_settings, say
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import FakeTelegram
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def bot_env(tg: FakeTelegram, np: FakeNowPayments, db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
-    env.update(
-        {
-            "PAYBOT_TELEGRAM__BOT_TOKEN": tg.token,
-            "PAYBOT_TELEGRAM__ADMIN_CHAT_ID": str(ADMIN_CHAT),
-            "PAYBOT_TELEGRAM__ADMIN_IDS": f"[{ADMIN_ID}]",
-            "PAYBOT_TELEGRAM__API_BASE_URL": tg.api_base,
-            "PAYBOT_TELEGRAM__SHUTDOWN_GRACE_SECONDS": "10",
-            "PAYBOT_NOWPAYMENTS__API_KEY": np.api_key,
-            "PAYBOT_NOWPAYMENTS__BASE_URL": np.base_url,
-            "PAYBOT_DATABASE__URL": db_url,
-            "PAYBOT_LOGGING__LEVEL": "INFO",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-class BotProcess:
-    """`python -m bot run` with its stderr collected as it comes (a full pipe would block it)."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        assert proc.stderr is not None
-        self._stderr = asyncio.create_task(proc.stderr.read())
-
-    @classmethod
-    async def start(cls, env: dict[str, str]) -> BotProcess:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=ROOT,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        return cls(proc)
-
-    async def finish(self, timeout: float = 30.0) -> tuple[int, str]:  # noqa: ASYNC109
-        try:
-            code = await asyncio.wait_for(self.proc.wait(), timeout)
-        finally:
-            if self.proc.returncode is None:
-                self.proc.kill()
-                await self.proc.wait()
-        return code, (await self._stderr).decode()
+from tests.support.db import Db, next_telegram_id
+from tests.support.e2e import MakeApp, app_settings, say
+from tests.support.process import BotProcess, bot_env
 
 
 async def test_run_answers_and_sigterm_waits_for_the_handler_in_flight(
@@ -133,7 +77,7 @@ async def test_malformed_token_exits_2_naming_the_setting(
     assert "telegram.bot_token" in stderr and "not a token" not in stderr
 
     # run_app itself: a token that slipped past validation fails inside aiogram's Bot(...).
-    settings = make_settings(tg, np, e2e_db.url)
+    settings = app_settings(tg, np, e2e_db.url)
     bad = settings.telegram.model_copy(update={"bot_token": SecretStr("12345:has space")})
     assert await run_app(settings.model_copy(update={"telegram": bad})) == ExitCode.CONFIG
     err = capsys.readouterr().err

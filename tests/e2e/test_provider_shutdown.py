@@ -9,10 +9,10 @@ import logging
 import pytest
 
 from bot.app import build_app
-from tests.conftest import Db
-from tests.e2e.conftest import make_settings
 from tests.fakes.nowpayments import FakeNowPayments, many_coins
 from tests.fakes.telegram import FakeTelegram
+from tests.support.db import Db
+from tests.support.e2e import app_settings
 
 
 async def test_stop_abandons_a_running_currency_sync(
@@ -20,7 +20,7 @@ async def test_stop_abandons_a_running_currency_sync(
 ) -> None:
     caplog.set_level(logging.INFO)
     async with FakeNowPayments(coins=many_coins(60)) as np:
-        settings = make_settings(tg, np, e2e_db.url)
+        settings = app_settings(tg, np, e2e_db.url)
         # 60 minimums at 4/s: the sync alone would take 15 s, three times the grace.
         section = settings.nowpayments.model_copy(update={"catalog_requests_per_second": 4.0})
         settings = settings.model_copy(update={"nowpayments": section})

@@ -35,9 +35,9 @@ from core.admin import Adjustments
 from core.auth import AdminGate
 from core.config import NotifierSettings
 from core.db.models import TxType, User
-from tests.conftest import Db, make_user, next_telegram_id, post_deposit
-from tests.e2e.conftest import ADMIN_CHAT, ADMIN_ID, MakeApp, say
 from tests.fakes.telegram import FakeTelegram
+from tests.support.db import Db, make_user, next_telegram_id, post_deposit
+from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, MakeApp, say
 
 D = Decimal
 STRANGER = 777_000_667

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from sqlalchemy import text
 
 from core import outbox
-from tests.conftest import Db, make_user
-from tests.e2e.test_process import BotProcess, bot_env
 from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.fakes.telegram import FakeTelegram
-from tests.integration.test_deposit_support import add_coins, seed_payments
+from tests.support.db import Db, make_user
+from tests.support.deposits import add_coins, seed_payments
+from tests.support.process import BotProcess, bot_env
 
 # Leases far longer than the test may take: only the take-over at start can pass it.
 LEASES = {

@@ -28,10 +28,10 @@ from bot.states import WithdrawFlow
 from core import ledger
 from core.db.models import TxType
 from core.db.session import create_engine, create_session_factory
-from tests.conftest import Db, DbServer, make_user, post_deposit
-from tests.e2e.conftest import ADMIN_CHAT, FAST, MakeApp, make_settings, press, say
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import Call, FakeTelegram, StoredMessage
+from tests.support.db import Db, DbServer, balance, make_user, post_deposit
+from tests.support.e2e import ADMIN_CHAT, FAST, MakeApp, app_settings, press, say
 
 D = Decimal
 
@@ -110,11 +110,6 @@ async def withdrawals_of(db: Db, user_id: int) -> list[Any]:
         " ORDER BY id",
         u=user_id,
     )
-
-
-async def balance(db: Db, user_id: int) -> Decimal:
-    async with db.sessions() as session:
-        return (await ledger.get_balance(session, user_id)).balance
 
 
 async def state_of(app: App, user: int) -> tuple[str | None, dict[str, Any]]:
@@ -455,7 +450,7 @@ async def test_restart_with_the_same_storage_keeps_the_flow(
 ) -> None:
     """A storage that outlives the process (Redis in production): the form continues."""
     storage = MemoryStorage()
-    settings = make_settings(tg, np, flows_db.url)
+    settings = app_settings(tg, np, flows_db.url)
     user, user_id = await funded(flows_db, "100.00")
 
     def build() -> App:

@@ -746,6 +746,8 @@ class FakeTelegram:
         if not sep or not bot_id.isdigit() or not secret:
             raise ValueError("token must look like '<digits>:<secret>'")
         self.token = token
+        # What the flood windows are measured by; a test may move its own clock instead.
+        self.flood_clock: Callable[[], float] = time.monotonic
         self.bot_id = int(bot_id)
         self.bot_username = bot_username
         self.bot_user: Json = {
@@ -1519,7 +1521,7 @@ class FakeTelegram:
     def _check_flood(self, chat: _Chat) -> None:
         if not self.enforce_limits:
             return
-        now = time.monotonic()
+        now = self.flood_clock()
         count, window = self.private_limit if chat.type == "private" else self.group_limit
         wait = max(
             _window_wait(chat.flood, count, window, now),

@@ -26,7 +26,7 @@ from core.admin import (
     reconcile_and_alert,
 )
 from core.auth import AdminGate
-from core.config import PaymentsSettings, Settings, TelegramSettings
+from core.config import Settings
 from core.db.models import TxType, User, WithdrawalStatus
 from core.errors import (
     Forbidden,
@@ -44,8 +44,8 @@ from core.withdrawals import (
     offered_actions,
     refund_key,
 )
-from tests.conftest import Db, make_user, post_deposit
-from tests.integration.test_ledger import LEDGER_MARK
+from tests.support.db import LEDGER_MARK, Db, balance, make_user, post_deposit
+from tests.support.settings import make_settings
 
 D = Decimal
 S = WithdrawalStatus
@@ -54,6 +54,7 @@ ADMIN = 700_100_001
 OTHER_ADMIN = 700_100_002
 STRANGER = 700_100_999
 ADMIN_CHAT = -100_4242
+SETTINGS = make_settings(admin_ids=[ADMIN, OTHER_ADMIN], admin_chat_id=ADMIN_CHAT)
 TRX = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 TX_HASH = "ab" * 32
 
@@ -67,14 +68,7 @@ CURRENCIES = text(
 )
 
 
-def make_settings() -> Settings:
-    return Settings(
-        telegram=TelegramSettings(admin_ids=[ADMIN, OTHER_ADMIN], admin_chat_id=ADMIN_CHAT),
-        payments=PaymentsSettings(max_pending_withdrawals=10),
-    )
-
-
-as_admin = AdminGate(make_settings().telegram.admin_ids).authorize
+as_admin = AdminGate(SETTINGS.telegram.admin_ids).authorize
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +89,7 @@ class AdminTools:
 async def admin_service(db: Db) -> AdminTools:
     async with db.sessions.begin() as session:
         await session.execute(CURRENCIES)
-    settings = make_settings()
+    settings = SETTINGS
     withdrawals = WithdrawalService(db.sessions, settings)
     return AdminTools(
         db.sessions,
@@ -135,11 +129,6 @@ async def add_payment(
                 "review": review,
             },
         )
-
-
-async def balance(db: Db, user: User) -> Decimal:
-    async with db.sessions() as session:
-        return (await ledger.get_balance(session, user.id)).balance
 
 
 async def entries(db: Db, user: User) -> list[tuple[str, Decimal]]:
@@ -215,7 +204,7 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
         )
     stats = await service.stats.figures(admin=as_admin(ADMIN))
     assert [(m.user_id, m.kind) for m in stats.mismatches] == [(bob.id, "cached_balance")]
-    found = await reconcile_and_alert(fresh_db.sessions, make_settings())
+    found = await reconcile_and_alert(fresh_db.sessions, SETTINGS)
     assert len(found) == 1
     assert (
         len(await reconcile_and_alert(service.sessions, service.settings)) == 1
@@ -231,7 +220,7 @@ async def test_stats_totals_by_status_balances_and_reconcile(fresh_db: Db) -> No
             text("UPDATE user_balances SET balance_usd = balance_usd - 1 WHERE user_id = :u"),
             {"u": bob.id},
         )
-    assert await reconcile_and_alert(fresh_db.sessions, make_settings()) == []
+    assert await reconcile_and_alert(fresh_db.sessions, SETTINGS) == []
     assert len(await alerts(fresh_db)) == 1
 
 

@@ -41,28 +41,20 @@ from core.errors import ConfigError
 from core.migrate import run_alembic
 from core.nowpayments import NowPaymentsClient
 from core.withdrawals import WithdrawalService
-from tests.conftest import (
+from tests.fakes.nowpayments import FakeNowPayments
+from tests.support.db import (
     Db,
     DbServer,
-    _clone,
+    clone,
+    ledger_balance,
     make_user,
     new_payment,
     new_withdrawal,
     post_deposit,
 )
-from tests.fakes.nowpayments import FakeNowPayments
-from tests.integration.test_deposit_support import (
-    COINS,
-    FAST,
-    client,
-    fake,
-    make_policy,
-    make_settings,
-)
-from tests.integration.test_deposits import drive
-from tests.integration.test_withdrawals import ADMIN_A, ADMIN_B, CURRENCIES, TRX, TX_HASH
-
-__all__ = ["client", "fake"]  # fixtures used here by name
+from tests.support.deposits import COINS, FAST, drive, make_policy
+from tests.support.settings import make_settings
+from tests.support.withdrawals import ADMIN_A, ADMIN_B, CURRENCIES, TRX, TX_HASH
 
 D = Decimal
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,9 +98,9 @@ async def drop_role(owner: Db, name: str) -> None:
 
 @pytest.fixture(scope="module")
 async def role_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
-    clone = await _clone(db_server, template_db)
-    yield clone
-    await clone.engine.dispose()
+    database = await clone(db_server, template_db)
+    yield database
+    await database.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -168,11 +160,6 @@ async def funded(app_db: Db, amount: str = "100.00") -> int:
     async with app_db.sessions.begin() as session:
         await post_deposit(session, user.id, D(amount), f"deposit-seed:{user.id}")
     return user.id
-
-
-async def balance(db: Db, user_id: int) -> ledger.Balance:
-    async with db.sessions() as session:
-        return await ledger.get_balance(session, user_id)
 
 
 # A chain-correct row: it continues the user's balance exactly, so only the rules can stop it.
@@ -322,7 +309,7 @@ async def test_a_session_setting_does_not_open_the_balances(
     for step in ("0.01", "-1.00"):
         with pytest.raises(asyncpg.RestrictViolationError, match="follows the ledger"):
             await attacker.execute(grow, user_id, D(step))
-    view = await balance(app_db, user_id)
+    view = await ledger_balance(app_db, user_id)
     assert (view.balance, view.total_deposited, view.total_withdrawn) == (
         D("10.00"),
         D("10.00"),
@@ -371,7 +358,7 @@ async def test_ledger_rows_need_their_cause(app_db: Db, attacker: asyncpg.Connec
     await attacker.execute(CHAINED, user_id, "deposit", D("30.00"), mine, None, "deposit:mine")
     with pytest.raises(asyncpg.UniqueViolationError):
         await attacker.execute(CHAINED, user_id, "deposit", D("30.00"), mine, None, "again")
-    assert (await balance(app_db, user_id)).balance == D("80.00")
+    assert (await ledger_balance(app_db, user_id)).balance == D("80.00")
 
 
 async def test_the_money_paths_work_as_the_app_role(
@@ -399,9 +386,9 @@ async def test_the_money_paths_work_as_the_app_role(
     poller = Poller(app_db.sessions, client, settings, schedule=FAST)
     for _ in range(12):
         await poller.run_once()
-        if (await balance(app_db, user.id)).balance == D("65.00"):
+        if (await ledger_balance(app_db, user.id)).balance == D("65.00"):
             break
-    assert (await balance(app_db, user.id)).balance == D("65.00")
+    assert (await ledger_balance(app_db, user.id)).balance == D("65.00")
 
     wd_settings = Settings(
         telegram=settings.telegram.model_copy(update={"admin_ids": [ADMIN_A, ADMIN_B]}),
@@ -426,7 +413,7 @@ async def test_the_money_paths_work_as_the_app_role(
         kind=TxType.BONUS,
     )
     assert bonus.created
-    view_balance = await balance(app_db, user.id)
+    view_balance = await ledger_balance(app_db, user.id)
     assert (view_balance.balance, view_balance.total_deposited, view_balance.total_withdrawn) == (
         D("47.50"),
         D("65.00"),

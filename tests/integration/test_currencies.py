@@ -13,22 +13,14 @@ from core import currencies
 from core.db.models import Currency
 from core.errors import CurrencyUnavailable, NotFound
 from core.nowpayments import CreatePaymentRequest, NowPaymentsClient
-from tests.conftest import Db
 from tests.fakes.nowpayments import FakeNowPayments, Fault, many_coins
-from tests.integration.test_deposit_support import ADMIN, client, fake, make_client
-
-__all__ = ["client", "fake"]  # fixtures used here by name
+from tests.support.clock import FakeClock
+from tests.support.db import Db
+from tests.support.deposits import make_client
+from tests.support.settings import ADMIN
 
 D = Decimal
 OFFERED = ["BTC", "ETH", "USDTTRC20", "LTC", "TRX", "XRP"]  # the fake's DOGE is not selected
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def active(db: Db) -> list[str]:
@@ -153,7 +145,7 @@ async def test_minimum_failure_keeps_the_last_known_minimum(
 async def test_catalog_caches_provider_lists(
     fresh_db: Db, client: NowPaymentsClient, fake: FakeNowPayments
 ) -> None:
-    clock = Clock()
+    clock = FakeClock()
     catalog = currencies.CurrencyCatalog(client, ttl=300, clock=clock)
     await currencies.sync(fresh_db.sessions, catalog)
     first = dict(fake.requests)
@@ -177,7 +169,7 @@ async def test_catalog_caches_provider_lists(
 async def test_an_admin_sync_asks_for_the_offer_again_but_keeps_cached_minimums(
     fresh_db: Db, client: NowPaymentsClient, fake: FakeNowPayments
 ) -> None:
-    catalog = currencies.CurrencyCatalog(client, ttl=300, clock=Clock())
+    catalog = currencies.CurrencyCatalog(client, ttl=300, clock=FakeClock())
     await currencies.sync(fresh_db.sessions, catalog)
     first = dict(fake.requests)
     fake.coins["doge"] = replace(fake.coins["doge"], selected=True)  # chosen in the dashboard

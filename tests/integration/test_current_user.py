@@ -23,7 +23,7 @@ from core.db import raw
 from core.db.models import TxType, User
 from core.db.session import create_engine
 from core.users import load_with_balance, set_blocked
-from tests.conftest import Db, make_user, new_payment, next_telegram_id
+from tests.support.db import Db, make_user, new_payment, next_telegram_id
 
 D = Decimal
 

@@ -21,24 +21,18 @@ from core.deposits.poller import Poller
 from core.deposits.settlement import REVIEW_KIND, STATUS_KIND, SettlePolicy
 from core.errors import LimitExceeded
 from core.nowpayments import NowPaymentsClient
-from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments, Fault
-from tests.integration.test_deposit_support import (
-    ADMIN_CHAT,
+from tests.support.db import Db, make_user
+from tests.support.deposits import (
     FAST,
-    client,
-    deposit_db,
     deposits_of,
-    fake,
     make_policy,
-    make_settings,
     notes_of,
     payment_row,
     pro_rata,
     rows,
 )
-
-__all__ = ["client", "deposit_db", "fake"]  # fixtures used here by name
+from tests.support.settings import ADMIN_CHAT, make_settings
 
 D = Decimal
 POLICY = make_policy(status_checks_per_minute=1000)

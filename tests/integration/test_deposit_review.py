@@ -7,30 +7,24 @@ from decimal import Decimal
 
 import pytest
 
-from core import deposits, ledger
+from core import deposits
 from core.db.models import Payment, User
 from core.deposits import review as deposit_review
 from core.deposits.review import ReviewDecision
 from core.deposits.settlement import STATUS_KIND, Outcome, ledger_key, settle
 from core.errors import Forbidden, InvalidTransition
 from core.nowpayments import NowPaymentsClient
-from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments
-from tests.integration.test_deposit_support import (
-    ADMIN,
-    client,
-    deposit_db,
+from tests.support.db import Db, balance, make_user
+from tests.support.deposits import (
     deposits_of,
     events_of,
-    fake,
     make_policy,
-    make_settings,
     notes_of,
     payment_row,
     pro_rata,
 )
-
-__all__ = ["client", "deposit_db", "fake"]  # fixtures used here by name
+from tests.support.settings import ADMIN, make_settings
 
 D = Decimal
 ADMIN_2 = ADMIN + 1
@@ -66,11 +60,6 @@ async def held(db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: U
     row = await payment_row(db, view.id)
     assert row.status == "partially_paid" and row.needs_review and row.credited_usd is None
     return view.id
-
-
-async def balance(db: Db, user: User) -> Decimal:
-    async with db.sessions() as session:
-        return (await ledger.get_balance(session, user.id)).balance
 
 
 async def test_credit_posts_what_arrived_once_and_tells_the_user(

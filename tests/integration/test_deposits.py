@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from core import deposits, ledger
+from core import deposits
 from core.db.models import User
 from core.deposits import settlement
 from core.deposits.schedule import Schedule
@@ -27,27 +27,21 @@ from core.errors import (
 )
 from core.nowpayments import MalformedReply, NowPaymentsClient
 from core.nowpayments import Payment as Reply
-from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments, Fault, Step
-from tests.integration.test_deposit_support import (
-    ADMIN,
-    ADMIN_CHAT,
+from tests.support.db import Db, balance, make_user
+from tests.support.deposits import (
     FAST,
-    client,
-    deposit_db,
     deposits_of,
+    drive,
     events_of,
-    fake,
     make_client,
     make_policy,
-    make_settings,
     notes_of,
     payment_row,
     pro_rata,
     rows,
 )
-
-__all__ = ["client", "deposit_db", "fake"]  # fixtures used here by name
+from tests.support.settings import ADMIN, ADMIN_CHAT, make_settings
 
 D = Decimal
 SETTINGS = make_settings()
@@ -74,21 +68,6 @@ async def create(
     )
 
 
-async def drive(
-    db: Db, client: NowPaymentsClient, user: User, payment_id: int, policy: Any = POLICY
-) -> list[str]:
-    """Press "check status" until the payment is final; the statuses seen."""
-    seen = []
-    for _ in range(12):
-        view = await deposits.check_status(
-            db.sessions, client, policy, user_telegram_id=user.telegram_id, payment_id=payment_id
-        )
-        seen.append(view.status)
-        if view.is_final:
-            return seen
-    raise AssertionError(f"not final after 12 checks: {seen}")
-
-
 def pid(view: deposits.PaymentView) -> str:
     assert view.provider_payment_id is not None
     return view.provider_payment_id
@@ -97,11 +76,6 @@ def pid(view: deposits.PaymentView) -> str:
 def pay(view: deposits.PaymentView) -> Decimal:
     assert view.pay_amount is not None
     return view.pay_amount
-
-
-async def balance(db: Db, user: User) -> Decimal:
-    async with db.sessions() as session:
-        return (await ledger.get_balance(session, user.id)).balance
 
 
 # --- create ----------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ exactly, with its ids, and nothing else is."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -17,15 +16,17 @@ import pytest
 from sqlalchemy import make_url, text
 
 from core.auth import AdminGate
-from core.config import PaymentsSettings, Settings, TelegramSettings
+from core.config import Settings
 from core.db.models import User
 from core.deposits import review as deposit_review
 from core.deposits.settlement import SettlePolicy, settle
 from core.invariants import Violation, check_database
 from core.withdrawals import WithdrawalService
-from tests.conftest import Db, DbServer, _clone, make_user
+from tests.support.db import Db, DbServer, clone, make_user
 from tests.support.invariants import assert_invariants, violations
 from tests.support.money import ADDRESSES, TX_HASHES, add_currencies, reply, waiting_payment
+from tests.support.process import child_env
+from tests.support.settings import make_settings
 
 D = Decimal
 ADMIN = 700_100_001
@@ -34,11 +35,8 @@ as_admin = AdminGate([ADMIN]).authorize
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def make_settings(**payments: Any) -> Settings:
-    return Settings(
-        telegram=TelegramSettings(admin_chat_id=ADMIN_CHAT, admin_ids=[ADMIN]),
-        payments=PaymentsSettings(max_pending_withdrawals=10, **payments),
-    )
+def settings(**payments: Any) -> Settings:
+    return make_settings(admin_ids=[ADMIN], admin_chat_id=ADMIN_CHAT, **payments)
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,8 @@ async def build_world(db: Db) -> World:
     """Every money path once, through the services."""
     await add_currencies(db.sessions)
     alice, bob = await make_user(db.sessions), await make_user(db.sessions)
-    credit = SettlePolicy.from_settings(make_settings())
-    hold = SettlePolicy.from_settings(make_settings(partial_payment_policy="hold"))
+    credit = SettlePolicy.from_settings(settings())
+    hold = SettlePolicy.from_settings(settings(partial_payment_policy="hold"))
 
     pay = D("0.001")
     finished = await waiting_payment(db.sessions, alice.id, D("50.00"), pay, "9100001")
@@ -76,13 +74,13 @@ async def build_world(db: Db) -> World:
     await settle(db.sessions, reviewed, half, hold)
     await deposit_review.decide(
         db.sessions,
-        make_settings(),
+        settings(),
         reviewed,
         deposit_review.ReviewDecision.CREDIT,
         admin_telegram_id=ADMIN,
     )
 
-    service = WithdrawalService(db.sessions, make_settings())
+    service = WithdrawalService(db.sessions, settings())
 
     async def request() -> int:
         view = await service.request(
@@ -104,7 +102,7 @@ async def build_world(db: Db) -> World:
 @pytest.fixture(scope="module")
 async def world_template(db_server: DbServer, template_db: str) -> AsyncIterator[World]:
     """Built once; each test gets a clone to break (a template must have no connections)."""
-    db = await _clone(db_server, template_db)
+    db = await clone(db_server, template_db)
     built = await build_world(db)
     await db.engine.dispose()
     yield built
@@ -114,7 +112,7 @@ async def world_template(db_server: DbServer, template_db: str) -> AsyncIterator
 async def world(db_server: DbServer, world_template: World) -> AsyncIterator[World]:
     name = make_url(world_template.db.url).database
     assert name is not None
-    db = await _clone(db_server, name)
+    db = await clone(db_server, name)
     yield replace(world_template, db=db)
     await db.engine.dispose()
 
@@ -434,7 +432,7 @@ async def test_chain_violation_names_the_row(world: World) -> None:
 
 async def test_check_reads_one_snapshot_while_writes_go_on(world: World) -> None:
     """Read-only snapshots next to a transition: never half of it, never blocked by it."""
-    service = WithdrawalService(world.db.sessions, make_settings())
+    service = WithdrawalService(world.db.sessions, settings())
     results = await asyncio.gather(
         *(check_database(world.db.sessions) for _ in range(3)),
         service.cancel(world.pending, user_id=world.alice.id),
@@ -446,7 +444,7 @@ async def test_check_reads_one_snapshot_while_writes_go_on(world: World) -> None
 
 async def test_operators_run_it_from_the_command_line(world: World) -> None:
     async def run() -> tuple[int, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYBOT_")}
+        env = child_env()
         env.update(
             PAYBOT_DATABASE__URL=world.db.url,
             PAYBOT_TELEGRAM__ADMIN_CHAT_ID=str(ADMIN_CHAT),

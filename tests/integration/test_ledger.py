@@ -12,22 +12,23 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from core import ledger
 from core.db.models import Transaction, TxType, User
 from core.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount
-from tests.conftest import Db, make_user, new_withdrawal, post_deposit
+from tests.support.db import (
+    LEDGER_MARK,
+    Db,
+    ledger_balance,
+    make_user,
+    new_withdrawal,
+    post_deposit,
+)
 
 D = Decimal
 # Triggers off for the rest of one transaction (a superuser's power, which the bot's app role
 # lacks): only tests that fake corruption use it.
-LEDGER_MARK = text("SET LOCAL session_replication_role = replica")
 
 
 async def credit(db: Db, user: User, amount: str, key: str) -> ledger.LedgerEntry:
     async with db.sessions.begin() as session:
         return await post_deposit(session, user.id, D(amount), key)
-
-
-async def balance_of(db: Db, user: User) -> ledger.Balance:
-    async with db.sessions() as session:
-        return await ledger.get_balance(session, user.id)
 
 
 async def test_post_updates_balance_totals_and_history(db: Db, user: User) -> None:
@@ -44,7 +45,7 @@ async def test_post_updates_balance_totals_and_history(db: Db, user: User) -> No
             metadata={"why": "test"},
         )
     assert debit.balance_after == D("25.00")
-    bal = await balance_of(db, user)
+    bal = await ledger_balance(db, user)
     assert (bal.balance, bal.total_deposited, bal.total_withdrawn) == (
         D("25.00"),
         D("25.50"),
@@ -71,7 +72,7 @@ async def test_insufficient_funds_is_typed_and_changes_nothing(db: Db, user: Use
                 idempotency_key=f"wd-{user.id}",
             )
     assert info.value.params["balance"] == D("5.00")
-    assert (await balance_of(db, user)).balance == D("5.00")
+    assert (await ledger_balance(db, user)).balance == D("5.00")
     async with db.sessions() as session:
         assert (await ledger.history(session, user.id)).total == 1
 
@@ -119,7 +120,7 @@ async def test_concurrent_debits_never_overdraw(db: Db) -> None:
 
     results = await asyncio.gather(*(debit(i) for i in range(200)))
     assert sum(results) == 72
-    assert (await balance_of(db, user)).balance == D("100.00") - 72 * D("1.37") == D("1.36")
+    assert (await ledger_balance(db, user)).balance == D("100.00") - 72 * D("1.37") == D("1.36")
     async with db.sessions() as session:
         mine = [m for m in await ledger.reconcile(session) if m.user_id == user.id]
     assert mine == []
@@ -136,7 +137,7 @@ async def test_concurrent_posts_of_one_key_make_one_row(db: Db) -> None:
             select(text("count(*)")).select_from(Transaction).where(Transaction.user_id == user.id)
         )
     assert count == 1
-    assert (await balance_of(db, user)).balance == D("10.00")
+    assert (await ledger_balance(db, user)).balance == D("10.00")
 
 
 async def until_waiting_for_locks(db: Db, count: int) -> None:
@@ -183,7 +184,7 @@ async def test_concurrent_debits_of_one_key_return_the_one_entry(db: Db) -> None
     entries = [winner, *await asyncio.gather(*waiting)]
     assert len({e.id for e in entries}) == 1 and sum(e.created for e in entries) == 1
     assert all(e.balance_after == D("0.00") for e in entries)
-    assert (await balance_of(db, user)).balance == D("0.00")
+    assert (await ledger_balance(db, user)).balance == D("0.00")
     with pytest.raises(InsufficientFunds):  # a new key still finds no money
         async with db.sessions.begin() as session:
             await ledger.post(
@@ -203,8 +204,8 @@ async def test_reused_key_with_other_terms_is_refused(db: Db, user: User) -> Non
     other = await make_user(db.sessions)
     with pytest.raises(IdempotencyConflict):
         await credit(db, other, "10.00", key)
-    assert (await balance_of(db, user)).balance == D("10.00")
-    assert (await balance_of(db, other)).balance == D("0.00")
+    assert (await ledger_balance(db, user)).balance == D("10.00")
+    assert (await ledger_balance(db, other)).balance == D("0.00")
 
 
 async def test_same_key_racing_across_users_credits_only_one(db: Db) -> None:
@@ -219,7 +220,7 @@ async def test_same_key_racing_across_users_credits_only_one(db: Db) -> None:
             return False
 
     assert sum(await asyncio.gather(*(attempt(u) for u in users))) == 1
-    balances = [(await balance_of(db, u)).balance for u in users]
+    balances = [(await ledger_balance(db, u)).balance for u in users]
     assert sorted(balances) == [D("0.00")] * 9 + [D("1.00")]
 
 
@@ -284,7 +285,7 @@ async def test_database_refuses_nan_negative_balance_and_broken_chain(db: Db, us
                 if "user_balances" in sql:
                     await session.execute(LEDGER_MARK)  # past the guard, to reach the checks
                 await session.execute(text(sql), {"u": user.id, "k": str(user.id)})
-    assert (await balance_of(db, user)).balance == D("2.00")
+    assert (await ledger_balance(db, user)).balance == D("2.00")
 
 
 async def test_user_balances_follow_the_ledger_only(db: Db) -> None:
@@ -327,14 +328,14 @@ async def test_user_balances_follow_the_ledger_only(db: Db) -> None:
                 text("UPDATE user_balances SET balance_usd = 99 WHERE user_id = :u"),
                 {"u": user.id},
             )
-    assert (await balance_of(db, user)).balance == D("10.00")
-    assert (await balance_of(db, user)).total_withdrawn == D("3.00")
+    assert (await ledger_balance(db, user)).balance == D("10.00")
+    assert (await ledger_balance(db, user)).total_withdrawn == D("3.00")
     async with db.sessions.begin() as session:  # a new balance row starts at zero
         await session.execute(
             text("INSERT INTO user_balances (user_id) VALUES (:u)"), {"u": other.id}
         )
     await credit(db, other, "1.00", f"guard-{other.id}")
-    assert (await balance_of(db, other)).balance == D("1.00")
+    assert (await ledger_balance(db, other)).balance == D("1.00")
 
 
 async def test_reconcile_reports_every_kind_of_corruption(fresh_db: Db) -> None:
@@ -393,4 +394,4 @@ async def test_database_errors_from_post_are_sqlalchemy_errors(db: Db, user: Use
                 idempotency_key=f"fk2-{user.id}",
                 payment_id=-1,  # no such payment: refused inside the posting statement
             )
-    assert (await balance_of(db, user)).balance == D("1.00")
+    assert (await ledger_balance(db, user)).balance == D("1.00")

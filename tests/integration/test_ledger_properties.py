@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from core import ledger
 from core.db.models import TxType
 from core.errors import IdempotencyConflict, InsufficientFunds
-from tests.conftest import Db, make_user, new_payment
+from tests.support.db import Db, make_user, new_payment
 
 cents = st.integers(min_value=1, max_value=50_000).map(lambda c: Decimal(c).scaleb(-2))
 operation = st.tuples(

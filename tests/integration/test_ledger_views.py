@@ -25,7 +25,7 @@ from core.ledger_views import (
     PeriodError,
     TransactionFilter,
 )
-from tests.conftest import Db, make_user, new_withdrawal, post_deposit
+from tests.support.db import Db, make_user, new_withdrawal, post_deposit
 
 D = Decimal
 ADMIN = 424_242

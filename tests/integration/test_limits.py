@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from core.config import PaymentsSettings
 from core.limits import user_limits
-from tests.conftest import Db
+from tests.support.db import Db
 
 D = Decimal
 

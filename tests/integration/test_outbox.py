@@ -12,7 +12,7 @@ from sqlalchemy import text
 from bot.notifier import retry_delay
 from core import outbox
 from core.users import upsert_user
-from tests.conftest import Db, make_user
+from tests.support.db import Db, make_user
 
 
 async def test_enqueue_is_deduplicated_and_payload_exact(fresh_db: Db) -> None:

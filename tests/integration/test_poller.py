@@ -9,51 +9,35 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from core import deposits, ledger
-from core.db.models import User
 from core.deposits.poller import PollCounts, Poller
 from core.deposits.schedule import Schedule
 from core.deposits.settlement import ALERT_KIND, STATUS_KIND
 from core.nowpayments import NowPaymentsClient
-from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments, Fault, Step
-from tests.integration.test_deposit_support import (
-    FAST,
+from tests.support.db import Db, make_user
+from tests.support.deposits import (
     Seeded,
     add_coins,
-    client,
-    fake,
+    expire_leases,
     make_client,
     make_policy,
-    make_settings,
     notes_of,
     payment_row,
+    poller,
     pro_rata,
     rows,
     seed_payments,
+    users,
 )
-
-__all__ = ["client", "fake"]  # fixtures used here by name
+from tests.support.settings import make_settings
+from tests.support.waiting import eventually
 
 D = Decimal
 SETTINGS = make_settings(partial_payment_policy="credit")  # the mixed script credits partials
-
-
-def poller(db: Db, client: NowPaymentsClient, **kw: Any) -> Poller:
-    settings = kw.pop("settings", SETTINGS)
-    options: dict[str, Any] = {
-        "schedule": FAST,
-        "batch_size": 50,
-        "concurrency": 10,
-        "lease_seconds": 30.0,
-        "children_scan_seconds": None,
-    }
-    options.update(kw)
-    return Poller(db.sessions, client, settings, **options)
 
 
 async def open_count(db: Db) -> int:
@@ -111,10 +95,6 @@ async def assert_money_consistent(db: Db) -> None:
         " GROUP BY payment_id HAVING count(*) > 1",
     )
     assert doubled == []
-
-
-async def users(db: Db, n: int) -> list[User]:
-    return [await make_user(db.sessions) for _ in range(n)]
 
 
 def mixed_script(fake: FakeNowPayments) -> Callable[[int, str], None]:
@@ -232,7 +212,6 @@ async def test_thirty_percent_faults_then_heal(
         for counts in await asyncio.gather(*(p.run_once() for p in pollers)):
             faulty.add(counts)
         await assert_money_consistent(fresh_db)  # never a wrong state on the way
-        await asyncio.sleep(0.03)  # let rate-limit pauses run out
     assert faulty.errors > 0 and faulty.deferred > 0
     fake.heal()
     await run_until_settled(pollers, fresh_db)
@@ -259,7 +238,7 @@ async def test_cancelled_mid_settle_loses_and_doubles_nothing(
         inside.set()
         await asyncio.Event().wait()
 
-    first = poller(fresh_db, client, lease_seconds=0.5, before_commit=stall)
+    first = poller(fresh_db, client, lease_seconds=30.0, before_commit=stall)
     task = asyncio.create_task(first.run_once())
     await asyncio.wait_for(inside.wait(), 5)
     task.cancel()
@@ -270,9 +249,9 @@ async def test_cancelled_mid_settle_loses_and_doubles_nothing(
     assert await rows(fresh_db, "SELECT id FROM transactions") == []
     assert await rows(fresh_db, "SELECT id FROM payment_events") == []
 
-    restarted = poller(fresh_db, client, lease_seconds=0.5)
+    restarted = poller(fresh_db, client, lease_seconds=30.0)
     assert (await restarted.run_once()).claimed == 0  # still leased by the cancelled one
-    await asyncio.sleep(0.6)
+    assert await expire_leases(fresh_db) == 1
     counts = await restarted.run_once()
     assert (counts.claimed, counts.credited) == (1, 1)
     assert (await restarted.run_once()).claimed == 0
@@ -288,14 +267,14 @@ async def test_cancelled_during_the_request_loses_nothing(
     await add_coins(fresh_db)
     (user,) = await users(fresh_db, 1)
     seeded = await seed_payments(fresh_db, fake, [user.id], 5, mixed_script(fake))
-    fake.latency = 0.2
-    task = asyncio.create_task(poller(fresh_db, client, lease_seconds=0.3).run_once())
-    await asyncio.sleep(0.1)
+    fake.latency = 5.0  # every request is still in flight when the task is cancelled
+    task = asyncio.create_task(poller(fresh_db, client, lease_seconds=30.0).run_once())
+    await eventually(lambda: fake.requests["get_payment"] == 5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     fake.latency = 0.0
-    await asyncio.sleep(0.35)
+    assert await expire_leases(fresh_db) == 5
     await run_until_settled([poller(fresh_db, client)], fresh_db)
     await assert_mixed_outcome(fresh_db, seeded)
 
@@ -430,8 +409,9 @@ async def test_run_forever_stops_cleanly(
     await assert_mixed_outcome(fresh_db, seeded)
     assert fake.requests["list_payments"] >= 1  # the child scan ran
 
+    scans = fake.requests["list_payments"]
     again = asyncio.create_task(p.run_forever(asyncio.Event()))
-    await asyncio.sleep(0.05)
+    await eventually(lambda: fake.requests["list_payments"] > scans)  # it is running
     again.cancel()
     with pytest.raises(asyncio.CancelledError):
         await again

@@ -14,19 +14,9 @@ from core import deposits
 from core.deposits.settlement import ALERT_KIND, utcnow
 from core.ids import new_payment_id
 from core.nowpayments import MalformedReply, NowPaymentsClient
-from tests.conftest import Db
 from tests.fakes.nowpayments import NAN_TOKEN, FakeNowPayments
-from tests.integration.test_deposit_support import (
-    add_coins,
-    client,
-    fake,
-    notes_of,
-    payment_row,
-    seed_payments,
-)
-from tests.integration.test_poller import poller, users
-
-__all__ = ["client", "fake"]  # fixtures used here by name
+from tests.support.db import Db
+from tests.support.deposits import add_coins, notes_of, payment_row, poller, seed_payments, users
 
 D = Decimal
 GARBAGE: list[dict[str, Any]] = [

@@ -18,7 +18,7 @@ from bot.factory import read_sessions
 from core import ledger
 from core.db import raw
 from core.db.models import TxType
-from tests.conftest import Db, make_user
+from tests.support.db import Db, make_user
 
 D = Decimal
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from core.deposits.poller import release_leases
-from tests.conftest import Db, make_user
 from tests.fakes.nowpayments import FakeNowPayments
-from tests.integration.test_deposit_support import add_coins, fake, seed_payments
-
-__all__ = ["fake"]  # a fixture used here by name
+from tests.support.db import Db, make_user
+from tests.support.deposits import add_coins, seed_payments
 
 
 async def test_release_leases_makes_leased_payments_due_and_leaves_the_schedule(

@@ -3,7 +3,6 @@ authorisation, ownership. Races are in test_withdrawals_concurrency.py."""
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -11,8 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from core import ledger
-from core.auth import Admin, AdminGate
-from core.config import PaymentsSettings, Settings, TelegramSettings
+from core.auth import Admin
 from core.db.models import TxType, User, WithdrawalStatus
 from core.errors import (
     CurrencyUnavailable,
@@ -25,86 +23,26 @@ from core.errors import (
     PaybotError,
 )
 from core.users import upsert_user
-from core.withdrawals import CARD_KIND, STATUS_KIND, WithdrawalService, hold_key, refund_key
-from tests.conftest import Db, make_user, post_deposit
+from core.withdrawals import CARD_KIND, STATUS_KIND, hold_key, refund_key
+from tests.support.db import Db, ledger_balance
+from tests.support.withdrawals import (
+    ADMIN_A,
+    ADMIN_B,
+    ADMIN_CHAT,
+    BTC,
+    ETH,
+    TRX,
+    TX_HASH,
+    XRP,
+    as_admin,
+    fund,
+    funded_user,
+    ledger_rows,
+    service,
+)
 
 D = Decimal
 S = WithdrawalStatus
-
-ADMIN_A = 700_000_001
-ADMIN_B = 700_000_002
-ADMIN_CHAT = -100123
-# The gate the bot asks (core.auth): its proof is what every admin move takes.
-as_admin = AdminGate([ADMIN_A, ADMIN_B]).authorize
-
-TRX = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
-ETH = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
-BTC = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
-XRP = "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh"
-TX_HASH = "AB" * 32
-
-CURRENCIES = text(
-    """
-    INSERT INTO currencies (code, name, token, network, needs_memo, is_active,
-                            network_fee_usd, min_withdrawal_usd)
-    VALUES ('BTC', 'Bitcoin', 'BTC', 'btc', false, true, NULL, NULL),
-           ('USDTTRC20', 'Tether USD (Tron)', 'USDT', 'trx', false, true, NULL, NULL),
-           ('USDTERC20', 'Tether USD (Ethereum)', 'USDT', 'eth', false, true, NULL, NULL),
-           ('XRP', 'Ripple', 'XRP', 'xrp', true, true, NULL, NULL),
-           ('WDTESTOFF', 'Switched off', 'WDTESTOFF', 'btc', false, false, NULL, NULL),
-           ('WDTESTFEE', 'Own fee rules', 'WDTESTFEE', 'eth', false, true, 2.50, 20.00)
-    ON CONFLICT DO NOTHING
-    """
-)
-
-
-def make_settings(**payments: Any) -> Settings:
-    """Explicit values: the section objects replace whatever env or YAML would have given."""
-    base: dict[str, Any] = {"max_pending_withdrawals": 10}
-    return Settings(
-        telegram=TelegramSettings(admin_ids=[ADMIN_A, ADMIN_B], admin_chat_id=ADMIN_CHAT),
-        payments=PaymentsSettings(**{**base, **payments}),
-    )
-
-
-async def add_currencies(db: Db) -> None:
-    async with db.sessions.begin() as session:
-        await session.execute(CURRENCIES)
-
-
-async def service(db: Db, **payments: Any) -> WithdrawalService:
-    await add_currencies(db)
-    return WithdrawalService(db.sessions, make_settings(**payments))
-
-
-async def fund(db: Db, user: User, amount: str) -> None:
-    async with db.sessions.begin() as session:
-        await post_deposit(
-            session, user.id, D(amount), f"test-deposit:{user.id}:{secrets.token_hex(4)}"
-        )
-
-
-async def funded_user(db: Db, amount: str = "100.00", **fields: Any) -> User:
-    user = await make_user(db.sessions, **fields)
-    await fund(db, user, amount)
-    return user
-
-
-async def balance(db: Db, user: User) -> ledger.Balance:
-    async with db.sessions() as session:
-        return await ledger.get_balance(session, user.id)
-
-
-async def ledger_rows(db: Db, user: User) -> list[tuple[str, Decimal, str, int | None]]:
-    async with db.sessions() as session:
-        rows = await session.execute(
-            text(
-                "SELECT type, amount_usd, idempotency_key, withdrawal_id FROM transactions"
-                " WHERE user_id = :u ORDER BY id"
-            ),
-            {"u": user.id},
-        )
-        return [(r[0], r[1], r[2], r[3]) for r in rows.all()]
 
 
 async def outbox_rows(db: Db, withdrawal_id: int) -> dict[str, tuple[int, str, dict[str, Any]]]:
@@ -139,7 +77,7 @@ async def snapshot(db: Db, user: User) -> tuple[Any, ...]:
             )
         ).all()
     return (
-        await balance(db, user),
+        await ledger_balance(db, user),
         await ledger_rows(db, user),
         [tuple(w) for w in withdrawals],
         [n.id for n in notes],
@@ -161,7 +99,7 @@ async def test_happy_path_request_approve_process_complete(db: Db) -> None:
     w = await wd.request(user_id=user.id, currency_code="USDTTRC20", amount="50", address=TRX)
     assert w.status is S.PENDING and w.final_amount == D("48.50") and w.wallet_address == TRX
     assert w.internal_id.startswith("WD_") and w.user.username == "alice"
-    assert (await balance(db, user)).balance == D("50.00")
+    assert (await ledger_balance(db, user)).balance == D("50.00")
     hold = (TxType.WITHDRAWAL.value, D("-50.00"), hold_key(w.id), w.id)
     assert (await ledger_rows(db, user))[1:] == [hold]
     card = (await outbox_rows(db, w.id))[f"withdrawal:{w.id}:pending:admin"]
@@ -193,7 +131,7 @@ async def test_happy_path_request_approve_process_complete(db: Db) -> None:
         (S.PROCESSING, ADMIN_B),
         (S.COMPLETED, ADMIN_A),
     ]
-    bal = await balance(db, user)
+    bal = await ledger_balance(db, user)
     assert (bal.balance, bal.total_withdrawn) == (D("50.00"), D("50.00"))
     assert (await ledger_rows(db, user))[1:] == [hold]  # completion posts nothing
 
@@ -280,7 +218,7 @@ async def test_reject_needs_a_reason_and_refunds(db: Db) -> None:
         "wrong chain",
         ADMIN_B,
     )
-    bal = await balance(db, user)
+    bal = await ledger_balance(db, user)
     assert (bal.balance, bal.total_withdrawn) == (D("40.00"), D("0.00"))
     assert (await ledger_rows(db, user))[-1] == (
         TxType.REFUND.value,
@@ -315,7 +253,7 @@ async def test_cancel_only_by_owner_only_while_pending(db: Db) -> None:
 
     cancelled = await wd.cancel(w.id, user_id=owner.id)
     assert cancelled.status is S.CANCELLED and cancelled.decided_by == owner.telegram_id
-    assert (await balance(db, owner)).balance == D("60.00")
+    assert (await ledger_balance(db, owner)).balance == D("60.00")
     push = (await outbox_rows(db, w.id))[f"withdrawal:{w.id}:cancelled:user"][2]
     assert push["actor"] == "user"
     with pytest.raises(InvalidTransition) as again:

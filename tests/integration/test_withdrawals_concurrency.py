@@ -15,14 +15,13 @@ from core import ledger
 from core.db.models import WithdrawalStatus
 from core.errors import InsufficientFunds, InvalidTransition, LimitExceeded, PaybotError
 from core.withdrawals import WithdrawalService, WithdrawalView
-from tests.conftest import Db
-from tests.integration.test_withdrawals import (
+from tests.support.db import Db, ledger_balance
+from tests.support.withdrawals import (
     ADMIN_A,
     ADMIN_B,
     BTC,
     TRX,
     as_admin,
-    balance,
     funded_user,
     ledger_rows,
     service,
@@ -61,7 +60,11 @@ async def test_300_concurrent_requests_never_overdraw(fresh_db: Db) -> None:
     affordable = int(D("1000.00") // D("13.37"))
     assert len(won) == affordable == 74
     assert all(isinstance(e, InsufficientFunds) for e in lost)
-    assert (await balance(fresh_db, user)).balance == D("1000.00") - 74 * D("13.37") == D("10.62")
+    assert (
+        (await ledger_balance(fresh_db, user)).balance
+        == D("1000.00") - 74 * D("13.37")
+        == D("10.62")
+    )
     async with fresh_db.sessions() as session:
         assert await ledger.reconcile(session) == []
     assert await count(fresh_db, "SELECT count(*) FROM withdrawal_requests") == 74
@@ -99,7 +102,7 @@ async def race_admins(db: Db, wd: WithdrawalService, approve_first: bool) -> Non
     refunds = [r for r in await ledger_rows(db, user) if r[0] == "refund"]
     rejected = winner.status is S.REJECTED
     assert len(refunds) == (1 if rejected else 0)
-    assert (await balance(db, user)).balance == (D("100.00") if rejected else D("60.00"))
+    assert (await ledger_balance(db, user)).balance == (D("100.00") if rejected else D("60.00"))
     pushes = await count(
         db,
         "SELECT count(*) FROM notifications WHERE dedup_key LIKE :p",
@@ -122,7 +125,7 @@ async def test_repeated_reject_and_cancel_refund_exactly_once(db: Db) -> None:
         await wd.request(user_id=user.id, currency_code="BTC", amount="30", address=BTC)
         for _ in range(3)
     ]
-    assert (await balance(db, user)).balance == D("0.00")
+    assert (await ledger_balance(db, user)).balance == D("0.00")
 
     def reject(w: WithdrawalView, admin: int) -> Callable[[], Awaitable[WithdrawalView]]:
         return lambda: wd.reject(w.id, admin=as_admin(admin), reason="dup")
@@ -143,7 +146,7 @@ async def test_repeated_reject_and_cancel_refund_exactly_once(db: Db) -> None:
     )
     refunds = Counter(r[3] for r in await ledger_rows(db, user) if r[0] == "refund")
     assert refunds == {w.id: 1 for w in ws}
-    bal = await balance(db, user)
+    bal = await ledger_balance(db, user)
     assert (bal.balance, bal.total_withdrawn) == (D("90.00"), D("0.00"))
     async with db.sessions() as session:
         assert [m for m in await ledger.reconcile(session) if m.user_id == user.id] == []
@@ -165,7 +168,7 @@ async def test_pending_count_limit_holds_under_concurrency(db: Db) -> None:
     lost = [r for r in results if not isinstance(r, WithdrawalView)]
     assert all(isinstance(e, LimitExceeded) and e.reason == "too_many_pending" for e in lost)
     assert all(e.params == {"limit": 3, "open": 3} for e in lost)
-    assert (await balance(db, user)).balance == D("970.00")
+    assert (await ledger_balance(db, user)).balance == D("970.00")
     # approved and processing still count as open; a cancelled one frees its slot
     await wd.approve(won[0].id, admin=as_admin(ADMIN_A))
     await wd.start_processing(won[0].id, admin=as_admin(ADMIN_A))
@@ -193,7 +196,7 @@ async def test_daily_cap_holds_under_concurrency(db: Db) -> None:
     lost = [r for r in results if not isinstance(r, WithdrawalView)]
     assert all(isinstance(e, LimitExceeded) and e.reason == "daily_cap" for e in lost)
     assert all(e.params["remaining"] == D("10.00") for e in lost)
-    assert (await balance(db, user)).balance == D("910.00")
+    assert (await ledger_balance(db, user)).balance == D("910.00")
     # a cancelled request gives its amount back to the day; the cap still binds after that
     await wd.cancel(won[0].id, user_id=user.id)
     await wd.request(user_id=user.id, currency_code="BTC", amount="30", address=BTC)
@@ -220,7 +223,7 @@ async def test_double_tap_with_one_request_key_holds_once(db: Db) -> None:
     results = await asyncio.gather(*(outcome(tap) for _ in range(10)))
     assert all(isinstance(r, WithdrawalView) for r in results)
     assert len({r.id for r in results if isinstance(r, WithdrawalView)}) == 1
-    assert (await balance(db, user)).balance == D("70.00")
+    assert (await ledger_balance(db, user)).balance == D("70.00")
     repeat = await outcome(
         lambda: wd.request(
             user_id=user.id,
@@ -231,5 +234,5 @@ async def test_double_tap_with_one_request_key_holds_once(db: Db) -> None:
         )
     )
     assert isinstance(repeat, PaybotError) and repeat.code == "idempotency_conflict"
-    assert (await balance(db, user)).balance == D("70.00")
+    assert (await ledger_balance(db, user)).balance == D("70.00")
     assert [r[0] for r in await ledger_rows(db, user)].count("withdrawal") == 1

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from core.config import check_settings, load_settings
+from core.config import (
+    CONFIG_ENV,
+    ENV_FILE_ENV,
+    check_settings,
+    config_file_path,
+    load_settings,
+)
 from core.errors import ConfigError
 from core.logging import REDACTED, RedactSecrets
 
@@ -24,6 +30,33 @@ def test_defaults_without_any_file(clean_env: Path) -> None:
     assert settings.database.url is None
     assert settings.payments.min_withdrawal_usd == Decimal("10.00")
     assert settings.nowpayments.sandbox is True
+
+
+def test_a_garbage_env_file_where_tests_run_changes_nothing_they_see(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """.env is read from the working directory (the repo root when a developer runs pytest):
+    here a scratch directory stands in for it, so a real .env of the developer's is never
+    touched. tests/conftest.py switches the source off; without that the file would matter."""
+    seen = load_settings()
+    monkeypatch.setenv(CONFIG_ENV, str(config_file_path().resolve()))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "PAYBOT_TELEGRAM__ADMIN_IDS=garbage\nPAYBOT_NO_SUCH__SETTING=1\nnot even a key\n"
+    )
+    assert load_settings() == seen
+    monkeypatch.delenv(ENV_FILE_ENV)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "telegram.admin_ids" in str(error.value)
+
+
+def test_env_file_names_the_dotenv_file(clean_env: Path, monkeypatch) -> None:
+    (clean_env / "prod.env").write_text("PAYBOT_PAYMENTS__MAX_PENDING_WITHDRAWALS=6\n")
+    (clean_env / ".env").write_text("PAYBOT_PAYMENTS__MAX_PENDING_WITHDRAWALS=5\n")
+    assert load_settings().payments.max_pending_withdrawals == 5
+    monkeypatch.setenv(ENV_FILE_ENV, "prod.env")
+    assert load_settings().payments.max_pending_withdrawals == 6
 
 
 def test_priority_env_over_dotenv_over_yaml(clean_env: Path, monkeypatch) -> None:

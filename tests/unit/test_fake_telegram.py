@@ -35,6 +35,7 @@ from aiogram.types import (
 )
 
 from tests.fakes.telegram import BotAPIError, FakeTelegram, parse_html
+from tests.support.clock import FakeClock
 
 USER = 1001
 GROUP = -1001234567890
@@ -459,6 +460,7 @@ async def test_groups_and_privacy_mode(tg: FakeTelegram, bot: Bot) -> None:
 
 async def test_flood_limits_are_enforced_by_the_server(tg: FakeTelegram, bot: Bot) -> None:
     tg.enforce_limits = True
+    tg.flood_clock = clock = FakeClock()
     tg.add_chat(USER)
     tg.add_chat(GROUP)
     await bot.send_message(USER, "1")
@@ -466,7 +468,10 @@ async def test_flood_limits_are_enforced_by_the_server(tg: FakeTelegram, bot: Bo
         await bot.send_message(USER, "2")
     assert exc_info.value.retry_after == 1
     tg.private_limit = (1, 0.2)
-    await asyncio.sleep(0.21)
+    clock.advance(0.19)
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(USER, "still inside the window")
+    clock.advance(0.02)
     await bot.send_message(USER, "3")
 
     tg.global_limit = (1000, 1.0)

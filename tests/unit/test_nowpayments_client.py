@@ -31,6 +31,7 @@ from core.nowpayments import (
 )
 from core.nowpayments.client import _parse_retry_after
 from tests.fakes.nowpayments import NAN_TOKEN, FakeNowPayments, Fault
+from tests.support.clock import FakeClock
 
 MakeClient = Callable[..., NowPaymentsClient]
 
@@ -657,24 +658,31 @@ async def test_a_bogus_retry_after_silences_the_client_for_at_most_the_cap(
     fake: FakeNowPayments, make_client: MakeClient
 ):
     fake.inject("status", Fault.RATE_LIMIT, count=1, retry_after=100_000_000)
-    client = make_client(max_retries=0, retry_after_cap=0.3)
+    clock = FakeClock()
+    client = make_client(max_retries=0, retry_after_cap=300.0, clock=clock)
     with pytest.raises(ProviderRateLimited) as caught:
         await client.status()
-    assert caught.value.retry_after == pytest.approx(0.3)  # what callers (the poller) honour
-    await asyncio.sleep(0.35)
+    assert caught.value.retry_after == pytest.approx(300.0)  # what callers (the poller) honour
+    clock.advance(299.0)
+    with pytest.raises(ProviderRateLimited) as held:  # still quiet, refused without a request
+        await client.status()
+    assert held.value.status is None and held.value.retry_after == pytest.approx(1.0)
+    clock.advance(1.0)
     assert (await client.status()).message == "OK"
+    assert fake.requests["status"] == 2
 
 
 async def test_a_429_holds_off_every_caller(fake: FakeNowPayments, make_client: MakeClient):
-    fake.inject("status", Fault.RATE_LIMIT, count=1, retry_after="0.4")
-    impatient = make_client(max_retries=0)
+    fake.inject("status", Fault.RATE_LIMIT, count=1, retry_after="40")
+    clock = FakeClock()
+    impatient = make_client(max_retries=0, clock=clock)
     with pytest.raises(ProviderRateLimited):
         await impatient.status()
     with pytest.raises(ProviderRateLimited) as held:  # refused here, not by the provider
         await impatient.currencies()
-    assert held.value.status is None and 0 < (held.value.retry_after or 0) <= 0.4
+    assert held.value.status is None and held.value.retry_after == pytest.approx(40.0)
     assert fake.requests["status"] == 1 and fake.requests.get("currencies", 0) == 0
-    await asyncio.sleep(0.45)
+    clock.advance(40.0)
     assert (await impatient.status()).message == "OK"
 
 

@@ -1,28 +1,29 @@
-"""Shared set-up for the deposit, poller and currency tests (no tests here): settings, a fast
-poll schedule, a client bound to the fake provider, and SQL helpers for assertions."""
+"""Shared set-up for the deposit, poller and currency tests (no tests here): a fast poll
+schedule, a client bound to the fake provider, and SQL helpers for assertions. The fixtures
+(`fake`, `client`, `deposit_db`) are in tests/integration/conftest.py."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
-from core.config import PaymentsSettings, Settings, TelegramSettings
+from core import deposits
+from core.db.models import User
+from core.deposits.poller import Poller
 from core.deposits.schedule import Schedule
 from core.deposits.settlement import SettlePolicy
 from core.ids import new_payment_id
 from core.nowpayments import NowPaymentsClient
-from tests.conftest import Db, DbServer, _clone
 from tests.fakes.nowpayments import FakeNowPayments
+from tests.support.db import Db, make_user
+from tests.support.settings import make_settings
 
 D = Decimal
-ADMIN = 777_000_001
-ADMIN_CHAT = -100_777
 
 # Everything due at once: run_once() can be driven step by step without sleeping.
 FAST = Schedule(
@@ -48,13 +49,6 @@ COINS = text(
     ON CONFLICT DO NOTHING
     """
 )
-
-
-def make_settings(**payments: Any) -> Settings:
-    return Settings(
-        telegram=TelegramSettings(admin_chat_id=ADMIN_CHAT, admin_ids=[ADMIN]),
-        payments=PaymentsSettings(**payments),
-    )
 
 
 def make_policy(schedule: Schedule = FAST, **payments: Any) -> SettlePolicy:
@@ -90,27 +84,6 @@ _first_ids = itertools.count(5_000_000_001, 10_000_000)
 def new_fake(**options: Any) -> FakeNowPayments:
     """Provider ids are unique per database, so each fake hands out its own range."""
     return FakeNowPayments(first_payment_id=next(_first_ids), **options)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeNowPayments]:
-    async with new_fake() as provider:
-        yield provider
-
-
-@pytest.fixture
-async def client(fake: FakeNowPayments) -> AsyncIterator[NowPaymentsClient]:
-    async with make_client(fake) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-async def deposit_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
-    """A database for one test module: currency rows of our own, nobody else's payments."""
-    clone = await _clone(db_server, template_db)
-    await add_coins(clone)
-    yield clone
-    await clone.engine.dispose()
 
 
 def pro_rata(amount: Decimal, paid: Decimal, pay_amount: Decimal) -> Decimal:
@@ -207,3 +180,56 @@ async def seed_payments(
         )
         ids = {r.provider_payment_id: r.id for r in result}
     return [Seeded(ids[pid], pid, a, p) for pid, a, p in zip(pids, amounts, pay, strict=True)]
+
+
+async def drive(
+    db: Db,
+    client: NowPaymentsClient,
+    user: User,
+    payment_id: int,
+    policy: SettlePolicy | None = None,
+) -> list[str]:
+    """Press "check status" until the payment is final; the statuses seen."""
+    policy = policy or make_policy()
+    seen = []
+    for _ in range(12):
+        view = await deposits.check_status(
+            db.sessions, client, policy, user_telegram_id=user.telegram_id, payment_id=payment_id
+        )
+        seen.append(view.status)
+        if view.is_final:
+            return seen
+    raise AssertionError(f"not final after 12 checks: {seen}")
+
+
+def poller(db: Db, client: NowPaymentsClient, **kw: Any) -> Poller:
+    """A poller with the fast schedule and no background children scan."""
+    # Partials credited by default: mixed_script-like workloads pay some payments in part.
+    settings = kw.pop("settings", None) or make_settings(partial_payment_policy="credit")
+    options: dict[str, Any] = {
+        "schedule": FAST,
+        "batch_size": 50,
+        "concurrency": 10,
+        "lease_seconds": 30.0,
+        "children_scan_seconds": None,
+    }
+    options.update(kw)
+    return Poller(db.sessions, client, settings, **options)
+
+
+async def users(db: Db, n: int) -> list[User]:
+    return [await make_user(db.sessions) for _ in range(n)]
+
+
+async def expire_leases(db: Db) -> int:
+    """Move every payment's poll lease (and the check it pushed back with it) into the past, as
+    if its poller had died long ago: expiry is tested without waiting. The leases moved."""
+    async with db.sessions.begin() as session:
+        result = await session.execute(
+            text(
+                "UPDATE payments SET lease_until = now() - interval '1 second',"
+                " next_check_at = least(next_check_at, now() - interval '1 second')"
+                " WHERE lease_until IS NOT NULL"
+            )
+        )
+    return int(result.rowcount)  # type: ignore[attr-defined]
