@@ -33,7 +33,19 @@ from core.withdrawals import Decision, UserRef, WithdrawalCard, WithdrawalView
 
 # Scoped to the admin chat; the admin handlers own their meaning.
 ADMIN_COMMANDS = LazyCommands(
-    ("pending", "payments", "user", "stats", "currencies", "adjust", "bonus", "id", "help"),
+    (
+        "pending",
+        "payments",
+        "user",
+        "stats",
+        "transactions",
+        "export",
+        "currencies",
+        "adjust",
+        "bonus",
+        "id",
+        "help",
+    ),
     "admin-command",
 )
 ADMIN_WD_TOAST = LazyMap(

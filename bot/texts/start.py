@@ -12,6 +12,7 @@ USER_COMMANDS = LazyCommands(
         "start",
         "balance",
         "history",
+        "export",
         "deposit",
         "withdraw",
         "deposits",

@@ -21,6 +21,7 @@ help-user-commands =
     /withdraw — send funds to your crypto address
     /deposits — your deposits and their status
     /withdrawals — your withdrawals and their status
+    /language — English or Russian
     /cancel — leave the current step
     /help — this message
 help-admin-title = <b>Admin commands</b> (this chat only)

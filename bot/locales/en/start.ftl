@@ -23,6 +23,7 @@ ids-user = Your user id: <code>{ $user_id }</code> (for telegram.admin_ids)
 command-start = Main menu and balance
 command-balance = Balance and totals
 command-history = Transaction history
+command-export = My transactions as a CSV file
 command-deposit = Top up with crypto
 command-withdraw = Withdraw to a crypto address
 command-deposits = My deposits

@@ -23,6 +23,7 @@ ids-user = Ваш ID пользователя: <code>{ $user_id }</code> (для
 command-start = Главное меню и баланс
 command-balance = Баланс и итоги
 command-history = История операций
+command-export = Мои операции файлом CSV
 command-deposit = Пополнить криптовалютой
 command-withdraw = Вывести на криптоадрес
 command-deposits = Мои пополнения
