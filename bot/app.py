@@ -394,7 +394,7 @@ async def run_app(settings: Settings) -> ExitCode:
         except AlreadyRunning as exc:
             _say(str(exc))
             return ExitCode.ALREADY_RUNNING
-        except Exception as exc:  # database or Telegram unreachable: say so, no traceback
+        except Exception as exc:  # noqa: BLE001 - database or Telegram unreachable: say so, no traceback
             _say(f"could not start: {type(exc).__name__}: {exc}")
             return ExitCode.FAILED
         tune_gc()

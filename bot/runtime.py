@@ -112,7 +112,7 @@ class PollingLock:
             try:
                 await self.check()
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure of the check: take it again
                 log.warning("polling lock connection lost (%s); taking the lock again", exc)
             await self.release()
             try:
@@ -120,7 +120,7 @@ class PollingLock:
             except AlreadyRunning:
                 log.critical("the polling lock was taken by another instance; stopping")
                 return
-            except Exception as exc:  # database unreachable: nobody else can take it either
+            except Exception as exc:  # noqa: BLE001 - database unreachable: nobody else can take it
                 log.warning("could not take the polling lock again yet: %s", exc)
 
 
@@ -204,7 +204,7 @@ class UpdatePolling:
                 log.warning("getUpdates: flood control, waiting %s s", exc.retry_after)
                 await asyncio.sleep(exc.retry_after)
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the polling loop outlives any one failure
                 failures += 1
                 delay = min(2.0 ** min(failures, 6) * 0.25, self.backoff_max)
                 delay *= random.uniform(0.8, 1.2)  # jitter
@@ -253,5 +253,5 @@ class UpdatePolling:
             await asyncio.wait_for(
                 self.bot(GetUpdates(offset=self._offset, timeout=0, limit=1)), within
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - best effort at shutdown; logged
             log.warning("could not confirm updates below %s: %s", self._offset, exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -85,10 +85,10 @@ async def user(db: Db) -> User:
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No PAYBOT_* variables and an empty working directory, for config tests."""
     for key in list(os.environ):
         if key.startswith("PAYBOT_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
-    yield tmp_path
+    return tmp_path

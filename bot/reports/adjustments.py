@@ -1,4 +1,4 @@
-"""The user's push about a bonus or an adjustment (core.adjustment_notify), in the user's
+"""The user's push about a bonus or an adjustment (core.admin.notify), in the user's
 language at the time it is sent, with the reason the admin gave."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import t, use_locale
 from bot.notifier import Rendered, Unrenderable
 from bot.reports.formatting import esc, money
-from core.adjustment_notify import KIND
+from core.admin.notify import KIND
 from core.outbox import OutboxMessage
 from core.users import get_by_telegram_id
 

@@ -9,7 +9,8 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import adjustment_notify, ledger
+from core import ledger
+from core.admin import notify as adjustment_notify
 from core.admin.lookups import Person, person_of
 from core.auth import Admin
 from core.db.models import TxType

@@ -292,7 +292,7 @@ class Poller:
             self._pause(exc)
             counts.deferred += 1
             return _Release(claim, now + timedelta(seconds=self.pause_remaining), "defer")
-        except Exception as exc:  # one payment never stops the batch
+        except Exception as exc:  # noqa: BLE001 - one payment never stops the batch
             return self._failed(claim, counts, now, exc)
         self._count(counts, result.outcome, result.credited is not None)
         return None
@@ -321,7 +321,7 @@ class Poller:
         if isinstance(exc, ProviderError):
             log.info("poller: payment %s: %r", claim.id, exc, extra={"payment_id": claim.id})
         else:
-            log.exception(
+            log.error(
                 "poller: payment %s failed", claim.id, exc_info=exc, extra={"payment_id": claim.id}
             )
         due = self.schedule.after_error(now, claim.check_attempts + 1)

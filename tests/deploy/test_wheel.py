@@ -17,7 +17,6 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +57,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     base = tmp_path_factory.mktemp("wheel")
     source = base / "src"
     source.mkdir()
@@ -103,7 +102,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 
     workdir = base / "empty"
     workdir.mkdir()
-    yield Installed(wheel, python, prefix, workdir)
+    return Installed(wheel, python, prefix, workdir)
 
 
 def test_the_wheel_carries_the_migrations_and_no_more(installed: Installed) -> None:

@@ -187,7 +187,7 @@ async def test_deposit_through_the_poller(
     code_entities = [e for e in invoice["caption_entities"] if e["type"] == "code"]
     assert len(code_entities) == 2  # amount and address: tap to copy
     # A real PNG of exactly the payment URI, drawn locally.
-    [photo] = [c for c in tg.calls("sendPhoto", chat_id=user)]
+    [photo] = list(tg.calls("sendPhoto", chat_id=user))
     assert photo.upload is not None
     kind, width, height = image_info(photo.upload.data) or ("", 0, 0)
     assert kind == "image/png" and width == height >= 200

@@ -240,7 +240,9 @@ async def test_transactions_filters_and_pages(
 
     none = await write(tg, ADMIN_ID, f"/transactions 2099-01-01 {user.telegram_id}")
     assert none["text"].endswith(english("transactions-none"))
-    one_day = await write(tg, ADMIN_ID, f"/transactions deposit @{name} {date.today()}")
+    one_day = await write(
+        tg, ADMIN_ID, f"/transactions deposit @{name} {datetime.now(UTC).date()}"
+    )
     assert "Transactions 1–1 of 1" in one_day["text"] and "PAY_" in one_day["text"]
     await all_sent(e2e_db, user.telegram_id)
 

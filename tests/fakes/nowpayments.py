@@ -539,6 +539,10 @@ class FakeNowPayments:
     def payment(self, payment_id: str | int) -> FakePayment:
         return self._payments[int(payment_id)]
 
+    def forget(self, payment_id: str | int) -> None:
+        """The provider no longer knows this payment: GET answers 404."""
+        del self._payments[int(payment_id)]
+
     def find_by_order_id(self, order_id: str) -> list[FakePayment]:
         return [self._payments[pid] for pid in self._by_order.get(order_id, [])]
 

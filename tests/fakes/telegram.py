@@ -942,7 +942,7 @@ class FakeTelegram:
         except BotAPIError as exc:
             self._record(name, params, files, chat_id, error=exc)
             return exc.response()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             # A bug in the fake (or a request it cannot represent): make it loud, not a hang.
             self.internal_errors.append(exc)
             error = BotAPIError(500, f"Internal Server Error: fake failed: {exc!r}")
@@ -1023,7 +1023,7 @@ class FakeTelegram:
                     continue
                 try:
                     matched = waiter.predicate(call)
-                except Exception as exc:  # hand the predicate's error to the waiting test
+                except Exception as exc:  # noqa: BLE001 - the predicate's error goes to the waiting test
                     waiter.future.set_exception(exc)
                     continue
                 if matched:

@@ -100,12 +100,12 @@ async def build_world(db: Db) -> World:
 
 
 @pytest.fixture(scope="module")
-async def world_template(db_server: DbServer, template_db: str) -> AsyncIterator[World]:
+async def world_template(db_server: DbServer, template_db: str) -> World:
     """Built once; each test gets a clone to break (a template must have no connections)."""
     db = await clone(db_server, template_db)
     built = await build_world(db)
     await db.engine.dispose()
-    yield built
+    return built
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from core import ledger
-from core.adjustment_notify import KIND as ADJUSTED
 from core.admin import Adjustments
+from core.admin.notify import KIND as ADJUSTED
 from core.auth import AdminGate
 from core.db.models import TxType, User
 from core.errors import Forbidden, NotFound
@@ -109,7 +109,7 @@ async def test_pages_walk_back_and_forth_with_filters(fresh_db: Db) -> None:
     assert {r.telegram_id for r in deposits.rows} == {alice.telegram_id, bob.telegram_id}
     assert all(r.reference and r.reference.startswith("PAY_") for r in deposits.rows)
     future = await view.transactions(
-        TransactionFilter(since=date.today() + timedelta(days=1)), admin=AS_ADMIN
+        TransactionFilter(since=datetime.now(UTC).date() + timedelta(days=1)), admin=AS_ADMIN
     )
     assert (future.rows, future.total) == ([], 0)
     beyond = await view.transactions(TransactionFilter(), admin=AS_ADMIN, before=1)
@@ -175,7 +175,9 @@ async def test_export_takes_the_period_in_batches_and_own_rows_only(fresh_db: Db
     async with view.export_own(period, user_id=eve.id) as export:
         assert export.rows == 0
         assert [b async for b in export.batches()] == []
-    async with view.export_own(Period.of(None, None, today=date.today()), user_id=eve.id) as own:
+    async with view.export_own(
+        Period.of(None, None, today=datetime.now(UTC).date()), user_id=eve.id
+    ) as own:
         rows = [r for b in [b async for b in own.batches()] for r in b]
     assert [r.telegram_id for r in rows] == [eve.telegram_id]
 

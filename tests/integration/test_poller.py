@@ -304,7 +304,7 @@ async def test_a_failing_payment_never_blocks_the_others(
     (user,) = await users(fresh_db, 1)
     seeded = await seed_payments(fresh_db, fake, [user.id], 6, mixed_script(fake))
     ghost = await seed_payments(fresh_db, fake, [user.id], 1, lambda i, pid: None)
-    fake._payments.pop(int(ghost[0].provider_id))  # the provider no longer knows it: 404
+    fake.forget(ghost[0].provider_id)  # the provider no longer knows it: 404
     slow = Schedule(base_seconds=0.0, error_base_seconds=40.0)
     p = poller(fresh_db, client, schedule=slow)
     started = datetime.now(UTC)

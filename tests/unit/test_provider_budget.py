@@ -142,7 +142,7 @@ async def test_lanes_follow_the_context_into_tasks() -> None:
 
 def test_bad_settings_are_refused() -> None:
     for kwargs in ({"burst": 0}, {"user_reserve": -1}, {"catalog_requests_per_second": 0}):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="must be"):
             ProviderBudget(5.0, **kwargs)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="rates must be positive"):
         ProviderBudget(0.0)

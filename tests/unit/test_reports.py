@@ -37,7 +37,7 @@ def test_our_files_parse_whole_and_every_message_formats_in_both_languages() -> 
             for key in declared:
                 block = re.search(rf"(?ms)^{re.escape(key)} =(.*?)(?=^[a-z#-]|\Z)", source)
                 assert block is not None
-                args: dict[str, object] = {v: 2 for v in variable.findall(block.group(1))}
+                args: dict[str, object] = dict.fromkeys(variable.findall(block.group(1)), 2)
                 if "what" in args:
                     args["what"] = "type"
                 with use_locale(locale):
@@ -141,7 +141,7 @@ def test_export_periods() -> None:
 def test_since_codes_round_trip_and_forged_days_fail() -> None:
     assert since_of(since_code(date(2026, 2, 28))) == date(2026, 2, 28)
     assert since_of(None) is None and since_code(None) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="day is out of range"):
         since_of(20260231)
 
 

@@ -170,7 +170,7 @@ def test_decision_properties(case: tuple[Reply, Stored, SettlePolicy, History, b
         assert [m.kind for m in decision.admin] == [REVIEW_KIND] and credit is None
         assert decision.updates["status"] in FINAL_PAYMENT_STATUSES
     # Only the payment's own fields change; nothing happens without a reason to.
-    assert set(decision.updates) <= {f for f in Stored.__dataclass_fields__} - {
+    assert set(decision.updates) <= set(Stored.__dataclass_fields__) - {
         "internal_payment_id",
         "currency_code",
         "amount_usd",
