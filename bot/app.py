@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from bot import texts
 from bot.factory import create_bot, create_dispatcher
 from bot.handlers import admin, get_routers, user_flows
 from bot.i18n import DEFAULT_LOCALE, LOCALES, use_locale
+from bot.middlewares.throttling import Clock
 from bot.notifier import RENDERERS, Notifier, NotifierTuning, Renderer
 from bot.reports.adjustments import RENDERERS as ADJUSTED
 from bot.runtime import AlreadyRunning, PollingLock, UpdatePolling, tune_gc, wait_bounded
@@ -279,6 +281,7 @@ def build_app(
     polling_timeout: int = 25,
     payment_poller: bool = True,
     lock: bool = True,
+    throttle_clock: Clock = time.monotonic,
 ) -> App:
     """Wire the process from settings. Injected objects are the caller's to close; what is built
     here is closed by ``App.stop()``. Raises ConfigError (e.g. a malformed token)."""
@@ -321,6 +324,7 @@ def build_app(
         sessions=sessions,
         routers=get_routers(*user_flows(), admin.create_router()) if routers is None else routers,
         storage=storage,
+        throttle_clock=throttle_clock,
         settings=settings,
         nowpayments=nowpayments,
         catalog=catalog,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ from bot.middlewares import (
     Throttling,
     UpdateLocale,
 )
+from bot.middlewares.throttling import Clock
 from core.config import TelegramSettings
 from core.errors import ConfigError
 
@@ -132,13 +134,15 @@ def create_dispatcher(
     routers: Sequence[Router],
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
+    throttle_clock: Clock = time.monotonic,
     **workflow_data: Any,
 ) -> Dispatcher:
     """Middlewares in the order they run: the locale, throttling (before any DB work), the current
     user with their balance, the locale again (the user's stored choice), the banned check;
     then, around the chosen handler, a read session if it takes one and the handler context.
     Routers are tried in the given order. ``sessions`` (transactions, for services) goes into
-    the workflow data."""
+    the workflow data. ``throttle_clock`` is what the throttling measures refills with (a test
+    moves it on instead of waiting)."""
     if storage is None:
         storage, events_isolation = create_storage(telegram)
     dp = Dispatcher(
@@ -146,7 +150,7 @@ def create_dispatcher(
     )
     locale = UpdateLocale(telegram.admin_chat_id, telegram.admin_language)
     dp.update.outer_middleware(locale)
-    dp.update.outer_middleware(Throttling(telegram.throttle_per_second))
+    dp.update.outer_middleware(Throttling(telegram.throttle_per_second, clock=throttle_clock))
     dp.update.outer_middleware(CurrentUser(engine, sessions))
     dp.update.outer_middleware(locale)  # again, now that the user's own choice is known
     dp.update.outer_middleware(BannedUsers())

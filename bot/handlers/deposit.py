@@ -9,14 +9,15 @@ status" saw them first.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.callbacks import (
@@ -31,7 +32,7 @@ from bot.callbacks import (
 from bot.handlers.common import acknowledge, private_callback, private_chat
 from bot.handlers.flow import (
     claim,
-    currency_list,
+    coin_picker,
     drop_keyboard,
     free_text,
     not_command,
@@ -45,9 +46,8 @@ from bot.notifier import Notifier
 from bot.qr import qr_png
 from bot.states import DepositFlow
 from core import currencies
-from core.config import Settings
 from core.db.models import User
-from core.deposits import DepositService, PaymentView
+from core.deposits import DepositLimits, DepositService, PaymentView
 from core.errors import (
     CurrencyUnavailable,
     Forbidden,
@@ -102,7 +102,7 @@ async def currency_chosen(
     callback_data: DepositCurrencyCallback,
     state: FSMContext,
     session: AsyncSession,
-    settings: Settings,
+    deposits: DepositService,
 ) -> None:
     """Valid from any state: a coin button of an older list just opens the amount step again
     (nothing is created before an amount is given)."""
@@ -113,35 +113,41 @@ async def currency_chosen(
         return
     await acknowledge(callback)
     await reopen(state, DepositFlow.amount, {"currency": currency.code})
-    payments = settings.payments
+    limits = deposits.limits
     await show(
         callback,
-        texts.deposit_ask_amount(
-            currency.code, payments.min_deposit_usd, payments.max_deposit_usd
-        ),
-        keyboards.deposit_presets(currency.code, payments.deposit_presets_usd),
+        texts.deposit_ask_amount(currency.code, limits.min_usd, limits.max_usd),
+        keyboards.deposit_presets(currency.code, limits.presets_usd),
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _ClaimedStep:
+    """The amount step one update took (``claim``): the chat to answer in, and what reopens the
+    step when the user has to answer again."""
+
+    bot: Bot
+    chat_id: int
+    state: FSMContext
+    data: dict[str, Any]
+
+    async def say(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        await self.bot.send_message(self.chat_id, text, reply_markup=markup)
+
+
 async def amount_typed(
-    message: Message,
-    state: FSMContext,
-    bot: Bot,
-    user: User,
-    sessions: async_sessionmaker[AsyncSession],
-    deposits: DepositService,
-    settings: Settings,
+    message: Message, state: FSMContext, bot: Bot, user: User, deposits: DepositService
 ) -> None:
     assert message.text is not None  # free_text
     try:
         amount = parse_usd(message.text)
     except InvalidAmount as exc:  # the step stays open
-        await message.answer(_amount_refused(exc, settings))
+        await message.answer(_amount_refused(exc, deposits.limits))
         return
     data = await claim(state, DepositFlow.amount)
     if data is None:  # a parallel update (a preset tapped meanwhile) took the step
         return
-    await _create(bot, message.chat.id, state, data, amount, user, sessions, deposits, settings)
+    await _create(_ClaimedStep(bot, message.chat.id, state, data), amount, user, deposits)
 
 
 async def preset_chosen(
@@ -150,9 +156,7 @@ async def preset_chosen(
     state: FSMContext,
     bot: Bot,
     user: User,
-    sessions: async_sessionmaker[AsyncSession],
     deposits: DepositService,
-    settings: Settings,
 ) -> None:
     """Only while the amount step of this very coin is open: a preset of an older prompt (after
     /cancel, another deposit, a restart) or a second tap is refused, never a second payment."""
@@ -167,73 +171,51 @@ async def preset_chosen(
     if isinstance(callback.message, Message):
         await drop_keyboard(callback.message)
     amount = Decimal(callback_data.cents).scaleb(-2)
-    await _create(
-        bot, callback.from_user.id, state, data, amount, user, sessions, deposits, settings
-    )
+    await _create(_ClaimedStep(bot, callback.from_user.id, state, data), amount, user, deposits)
 
 
 async def _create(
-    bot: Bot,
-    chat_id: int,
-    state: FSMContext,
-    data: dict[str, Any],
-    amount: Decimal,
-    user: User,
-    sessions: async_sessionmaker[AsyncSession],
-    deposits: DepositService,
-    settings: Settings,
+    step: _ClaimedStep, amount: Decimal, user: User, deposits: DepositService
 ) -> None:
-    """The step was claimed; a refusal the user can fix opens the right step again."""
+    """A refusal the user can fix opens the right step again."""
     try:
         view = await deposits.create(
             user_id=user.id,
             amount_usd=amount,
-            currency_code=str(data.get("currency", "")),
+            currency_code=str(step.data.get("currency", "")),
         )
     except (InvalidAmount, ProviderRefused, CurrencyUnavailable, ProviderUnavailable) as exc:
-        await _refused(bot, chat_id, state, data, exc, sessions, settings)
+        await _refused(step, exc, deposits)
         return
-    await send_invoice(bot, chat_id, view)
+    await send_invoice(step.bot, step.chat_id, view)
 
 
-async def _refused(
-    bot: Bot,
-    chat_id: int,
-    state: FSMContext,
-    data: dict[str, Any],
-    exc: Refusal,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-) -> None:
+async def _refused(step: _ClaimedStep, exc: Refusal, deposits: DepositService) -> None:
     if isinstance(exc, ProviderUnavailable) and exc.reason == "outcome_unknown":
         # The poller attaches or fails it and tells the user; a retry could make a second one.
-        await bot.send_message(chat_id, texts.deposit_create_pending(exc.params.get("payment")))
+        await step.say(texts.deposit_create_pending(exc.params.get("payment")))
         return
     error = texts.error_text(exc.code, exc.reason, exc.params)
     coin_gone = isinstance(exc, CurrencyUnavailable) or (
         isinstance(exc, ProviderRefused) and exc.reason == "currency_unavailable"
     )
     if coin_gone:
-        async with sessions() as session:
-            markup = await currency_list(session, Flow.DEPOSIT, 0)
+        markup = coin_picker(await deposits.currencies(), Flow.DEPOSIT, 0)
         if markup is None:
-            await bot.send_message(chat_id, f"{error}\n\n{texts.NO_CURRENCIES}")
+            await step.say(f"{error}\n\n{texts.NO_CURRENCIES}")
             return
-        await reopen(state, DepositFlow.currency, {})
-        await bot.send_message(
-            chat_id, f"{error}\n\n{texts.DEPOSIT_PICK_CURRENCY}", reply_markup=markup
-        )
+        await reopen(step.state, DepositFlow.currency, {})
+        await step.say(f"{error}\n\n{texts.DEPOSIT_PICK_CURRENCY}", markup)
         return
-    await reopen(state, DepositFlow.amount, data)
+    await reopen(step.state, DepositFlow.amount, step.data)
     if isinstance(exc, InvalidAmount):
-        await bot.send_message(chat_id, _amount_refused(exc, settings))
+        await step.say(_amount_refused(exc, deposits.limits))
     else:
-        await bot.send_message(chat_id, texts.deposit_try_again(exc))
+        await step.say(texts.deposit_try_again(exc))
 
 
-def _amount_refused(exc: InvalidAmount, settings: Settings) -> str:
-    payments = settings.payments
-    return texts.deposit_amount_refused(exc, payments.min_deposit_usd, payments.max_deposit_usd)
+def _amount_refused(exc: InvalidAmount, limits: DepositLimits) -> str:
+    return texts.deposit_amount_refused(exc, limits.min_usd, limits.max_usd)
 
 
 async def send_as_text(message: Message) -> None:

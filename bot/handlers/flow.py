@@ -4,6 +4,7 @@ a step in place, and the paged coin list."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from aiogram.exceptions import TelegramBadRequest
@@ -16,6 +17,7 @@ from bot import keyboards, texts
 from bot.callbacks import Flow
 from bot.handlers.common import acknowledge, reply_to
 from core import currencies
+from core.db.models import Currency
 
 
 async def free_text(message: Message) -> bool:
@@ -86,7 +88,11 @@ async def currency_list(
 ) -> InlineKeyboardMarkup | None:
     """The active coins in display order, one page of them; None if there is no such page (or
     no coin at all on page 0)."""
-    found = await currencies.list_active(session)
+    return coin_picker(await currencies.list_active(session), flow, page)
+
+
+def coin_picker(found: Sequence[Currency], flow: Flow, page: int) -> InlineKeyboardMarkup | None:
+    """One page of these coins as buttons; None if there is no such page."""
     choices = [(c.code, c.display_name) for c in found]
     return keyboards.currency_picker(choices, flow=flow, page=page)
 

@@ -13,6 +13,7 @@ confirmation message, so core returns the first request for a repeat.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -79,67 +80,67 @@ def _without(data: dict[str, Any], *fields: str) -> dict[str, Any]:
 # --- the form ----------------------------------------------------------------------------------
 
 
-async def _advance(
-    target: Message | CallbackQuery,
-    state: FSMContext,
-    data: dict[str, Any],
-    session: AsyncSession,
-    user: User,
-    withdrawals: WithdrawalService,
-    *,
-    notice: str | None = None,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """What ``_advance`` works with, as one update's handler received it."""
+
+    target: Message | CallbackQuery
+    state: FSMContext
+    session: AsyncSession
+    user: User
+    withdrawals: WithdrawalService
+
+
+async def _advance(form: _Form, data: dict[str, Any], *, notice: str | None = None) -> None:
     """Ask for the first missing field, or show the confirmation. ``notice`` (why a field is
     asked again) goes in front of the question."""
     data = _without(data, CONFIRMATION)
     prefix = f"{notice}\n\n" if notice else ""
     if AMOUNT not in data:
-        balance = await get_balance(session, user.id)
-        await reopen(state, WithdrawFlow.amount, data)
+        balance = await get_balance(form.session, form.user.id)
+        await reopen(form.state, WithdrawFlow.amount, data)
         # Say what is kept: the next amount skips the steps already answered.
         kept = texts.withdraw_kept(data.get(CURRENCY), data.get(ADDRESS))
-        await show(target, prefix + texts.withdraw_ask_amount(balance.balance) + kept)
+        await show(form.target, prefix + texts.withdraw_ask_amount(balance.balance) + kept)
         return
     amount = Decimal(data[AMOUNT])
     if CURRENCY not in data:
-        markup = await currency_list(session, Flow.WITHDRAW, 0)
+        markup = await currency_list(form.session, Flow.WITHDRAW, 0)
         if markup is None:
-            await state.clear()
-            await show(target, prefix + texts.NO_CURRENCIES)
+            await form.state.clear()
+            await show(form.target, prefix + texts.NO_CURRENCIES)
             return
-        await reopen(state, WithdrawFlow.currency, data)
-        await show(target, prefix + texts.withdraw_pick_currency(amount), markup)
+        await reopen(form.state, WithdrawFlow.currency, data)
+        await show(form.target, prefix + texts.withdraw_pick_currency(amount), markup)
         return
     try:
-        currency = await currencies.get_active(session, data[CURRENCY])
-        quote = await withdrawals.quote(currency.code, amount)
+        currency = await currencies.get_active(form.session, data[CURRENCY])
+        quote = await form.withdrawals.quote(currency.code, amount)
     except CurrencyUnavailable as exc:
         data = _without(data, CURRENCY, ADDRESS, MEMO)
-        await _advance(target, state, data, session, user, withdrawals, notice=_error(exc))
+        await _advance(form, data, notice=_error(exc))
         return
     except InvalidAmount as exc:  # below this coin's minimum, fees eat it, above the maximum
         notice = texts.withdraw_coin_refused_amount(exc)
-        await _advance(
-            target, state, _without(data, AMOUNT), session, user, withdrawals, notice=notice
-        )
+        await _advance(form, _without(data, AMOUNT), notice=notice)
         return
     if ADDRESS not in data:
-        await reopen(state, WithdrawFlow.address, data)
-        await show(target, prefix + texts.withdraw_ask_address(currency.code))
+        await reopen(form.state, WithdrawFlow.address, data)
+        await show(form.target, prefix + texts.withdraw_ask_address(currency.code))
         return
     if currency.needs_memo and not data.get(MEMO):
-        await reopen(state, WithdrawFlow.memo, data)
-        await show(target, prefix + texts.withdraw_ask_memo(currency.code))
+        await reopen(form.state, WithdrawFlow.memo, data)
+        await show(form.target, prefix + texts.withdraw_ask_memo(currency.code))
         return
     # Always a new message: its id makes the request key, so no two confirmations share one.
-    if isinstance(target, CallbackQuery) and isinstance(target.message, Message):
-        await drop_keyboard(target.message)
-    chat = target if isinstance(target, Message) else target.message
+    if isinstance(form.target, CallbackQuery) and isinstance(form.target.message, Message):
+        await drop_keyboard(form.target.message)
+    chat = form.target if isinstance(form.target, Message) else form.target.message
     assert chat is not None  # private_callback: a button of a message in a private chat
     memo = data.get(MEMO) if currency.needs_memo else None
     text = texts.withdraw_confirm(quote, currency.code, data[ADDRESS], memo)
     sent = await chat.answer(prefix + text, reply_markup=keyboards.withdraw_confirm())
-    await reopen(state, WithdrawFlow.confirm, {**data, CONFIRMATION: sent.message_id})
+    await reopen(form.state, WithdrawFlow.confirm, {**data, CONFIRMATION: sent.message_id})
 
 
 # --- step 1: the amount ------------------------------------------------------------------------
@@ -191,7 +192,7 @@ async def amount_typed(
         await message.answer(texts.withdraw_amount_refused(error))
         return
     data = {**data, AMOUNT: str(amount)}
-    await _advance(message, state, data, session, user, withdrawals)
+    await _advance(_Form(message, state, session, user, withdrawals), data)
 
 
 # --- step 2: the coin --------------------------------------------------------------------------
@@ -219,7 +220,7 @@ async def currency_chosen(
         return
     await acknowledge(callback)
     data = {**_without(data, ADDRESS, MEMO), CURRENCY: callback_data.code}
-    await _advance(callback, state, data, session, user, withdrawals)
+    await _advance(_Form(callback, state, session, user, withdrawals), data)
 
 
 # --- steps 3 and 4: address and memo -----------------------------------------------------------
@@ -246,7 +247,7 @@ async def address_typed(
     data = await state.get_data()
     currency = await _currency_of(state, session)
     if currency is None:  # switched off meanwhile: _advance says so and asks for a coin
-        await _advance(message, state, data, session, user, withdrawals)
+        await _advance(_Form(message, state, session, user, withdrawals), data)
         return
     try:
         # The rule WithdrawalService.request applies, without the memo (asked next).
@@ -260,7 +261,7 @@ async def address_typed(
         await message.answer(texts.withdraw_address_refused(exc))
         return
     data = {**_without(data, MEMO), ADDRESS: checked.address}
-    await _advance(message, state, data, session, user, withdrawals)
+    await _advance(_Form(message, state, session, user, withdrawals), data)
 
 
 async def memo_typed(
@@ -274,7 +275,7 @@ async def memo_typed(
     data = await state.get_data()
     currency = await _currency_of(state, session)
     if currency is None or not isinstance(data.get(ADDRESS), str):
-        await _advance(message, state, data, session, user, withdrawals)
+        await _advance(_Form(message, state, session, user, withdrawals), data)
         return
     try:
         checked = validate_address(
@@ -294,7 +295,7 @@ async def memo_typed(
     else:
         data = {**data, MEMO: checked.memo or ""}
         notice = None
-    await _advance(message, state, data, session, user, withdrawals, notice=notice)
+    await _advance(_Form(message, state, session, user, withdrawals), data, notice=notice)
 
 
 # --- step 5: the confirmation ------------------------------------------------------------------
@@ -360,7 +361,8 @@ async def confirmed(
         if fixed is None:  # nothing to fix in this form: the flow ends here
             await message.answer(_error(exc))
             return
-        await _advance(message, state, fixed, session, user, withdrawals, notice=_refusal(exc))
+        form = _Form(message, state, session, user, withdrawals)
+        await _advance(form, fixed, notice=_refusal(exc))
         return
     notifier.wake()  # the admin card is in the outbox
     await message.edit_text(texts.withdraw_requested(view))

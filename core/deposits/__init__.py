@@ -20,11 +20,12 @@ from core.deposits.flows import (
     reconcile_creating,
 )
 from core.deposits.review import ReviewDecision, ReviewResult
-from core.deposits.service import DepositService
+from core.deposits.service import DepositLimits, DepositService
 from core.deposits.settlement import Outcome, SettlePolicy, SettleResult, settle
 from core.deposits.views import PaymentView
 
 __all__ = [
+    "DepositLimits",
     "DepositService",
     "Outcome",
     "PaymentView",

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
+from core.currencies import list_active
+from core.db.models import Currency
 from core.deposits import flows, review
 from core.deposits.review import ReviewDecision, ReviewResult
 from core.deposits.settlement import SettlePolicy
 from core.deposits.views import PaymentView, find_view, recent_for_user
 from core.nowpayments import NowPaymentsClient
+
+
+@dataclass(frozen=True, slots=True)
+class DepositLimits:
+    """What one deposit may be, in USD, and the amounts the amount step offers as buttons."""
+
+    min_usd: Decimal
+    max_usd: Decimal
+    presets_usd: tuple[Decimal, ...]
 
 
 class DepositService:
@@ -32,6 +44,19 @@ class DepositService:
         self.policy = policy or SettlePolicy.from_settings(settings)
 
     # --- the user ---------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> DepositLimits:
+        # Read from the settings each time: the service must not keep a stale copy of them.
+        payments = self._settings.payments
+        return DepositLimits(
+            payments.min_deposit_usd, payments.max_deposit_usd, tuple(payments.deposit_presets_usd)
+        )
+
+    async def currencies(self) -> list[Currency]:
+        """The coins a deposit may be made in, in display order."""
+        async with self._sessions() as session:
+            return await list_active(session)
 
     async def create(
         self,
@@ -98,4 +123,4 @@ class DepositService:
         )
 
 
-__all__ = ["DepositService"]
+__all__ = ["DepositLimits", "DepositService"]

@@ -6,6 +6,7 @@ one on the shared e2e database. Helpers are in tests/support/e2e.py.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from aiogram import Router
 
 from bot.app import App, build_app
+from bot.middlewares.throttling import Clock
 from bot.notifier import NotifierTuning, Renderer
 from core.config import NotifierSettings
 from core.db.session import create_engine, create_session_factory
@@ -58,6 +60,7 @@ async def make_app(tg: FakeTelegram, np: FakeNowPayments) -> AsyncIterator[MakeA
         routers: Sequence[Router] | None = None,
         renderers: dict[str, Renderer] | None = None,
         start: bool = True,
+        throttle_clock: Clock = time.monotonic,
         **telegram: Any,
     ) -> App:
         settings = app_settings(tg, np, db.url, notifier=notifier, **telegram)
@@ -68,6 +71,7 @@ async def make_app(tg: FakeTelegram, np: FakeNowPayments) -> AsyncIterator[MakeA
             renderers=renderers,
             notifier_tuning=tuning,
             polling_timeout=1,
+            throttle_clock=throttle_clock,
         )
         apps.append(app)
         if start:

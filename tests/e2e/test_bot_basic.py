@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import sys
@@ -26,6 +25,7 @@ from core.db.models import TxType
 from core.errors import ConfigError, InsufficientFunds
 from core.users import get_by_telegram_id
 from tests.fakes.telegram import FakeTelegram
+from tests.support.clock import FakeClock
 from tests.support.db import Db, make_user, new_withdrawal, next_telegram_id, post_deposit
 from tests.support.e2e import ADMIN_CHAT, MakeApp, press, say
 
@@ -198,7 +198,8 @@ async def test_banned_user_is_refused(app: App, tg: FakeTelegram, e2e_db: Db) ->
 async def test_throttling_answers_once_per_burst(
     make_app: MakeApp, tg: FakeTelegram, e2e_db: Db
 ) -> None:
-    await make_app(e2e_db, throttle_per_second=1.0)
+    clock = FakeClock()
+    await make_app(e2e_db, throttle_per_second=1.0, throttle_clock=clock)
     user = next_telegram_id()
     mark = tg.mark()
     for _ in range(6):
@@ -206,7 +207,7 @@ async def test_throttling_answers_once_per_burst(
     await tg.wait_for_message(user, contains="Your balance", since=mark)
     await tg.wait_for_message(user, contains=texts.SLOW_DOWN, since=mark)
     # after the bucket refilled: served again; the burst got exactly two answers
-    await asyncio.sleep(1.1)
+    clock.advance(1.0)
     later = tg.mark()
     tg.send_text(user, "/balance")
     await tg.wait_for_message(user, contains="Your balance", since=later)

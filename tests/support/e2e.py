@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from bot.app import App
+from bot.middlewares.throttling import Clock
 from bot.notifier import NotifierTuning, Renderer
 from core.config import (
     DatabaseSettings,
@@ -81,6 +82,7 @@ class MakeApp(Protocol):
         routers: Sequence[Router] | None = ...,
         renderers: dict[str, Renderer] | None = ...,
         start: bool = ...,
+        throttle_clock: Clock = ...,
         **telegram: Any,
     ) -> Awaitable[App]: ...
 

@@ -32,6 +32,7 @@ from core.nowpayments import (
 from core.nowpayments.client import _parse_retry_after
 from tests.fakes.nowpayments import NAN_TOKEN, FakeNowPayments, Fault
 from tests.support.clock import FakeClock
+from tests.support.waiting import eventually
 
 MakeClient = Callable[..., NowPaymentsClient]
 
@@ -687,13 +688,15 @@ async def test_a_429_holds_off_every_caller(fake: FakeNowPayments, make_client: 
 
 
 async def test_concurrent_reads_wait_out_a_short_429_together(
-    fake: FakeNowPayments, make_client: MakeClient
+    fake: FakeNowPayments, make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ):
+    caplog.set_level(logging.WARNING, "core.nowpayments")
     client = make_client(max_retries=2)
     fake.inject("status", Fault.RATE_LIMIT, count=1, retry_after="0.8")
     fake.request_times.clear()
     first = asyncio.create_task(client.status())
-    await asyncio.sleep(0.2)  # the local fake has answered the 429 by now
+    # The retry is logged once the 429 was read and everyone's hold set: the others start then.
+    await eventually(lambda: "RateLimited), retry 1 in" in caplog.text)
     replies = await asyncio.gather(first, *(client.status() for _ in range(9)))
     assert [r.message for r in replies] == ["OK"] * 10
     (limited, _), *later = fake.request_times
