@@ -48,6 +48,9 @@ APP_GRANTS: Mapping[str, tuple[str, ...]] = {
     "status_check_limits": ("SELECT", "INSERT", "UPDATE"),
     "transactions": ("SELECT", "INSERT"),
     "user_balances": ("SELECT", "INSERT", "UPDATE (total_withdrawn)"),
+    # A question is asked (INSERT), then answered once (used_at); expired rows stay, so a late
+    # answer still hears that its question expired.
+    "admin_prompts": ("SELECT", "INSERT", "UPDATE (used_at)"),
     "alembic_version": (),
 }
 
