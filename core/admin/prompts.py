@@ -26,7 +26,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.admin.adjustments import AdjustmentPlan
@@ -99,17 +100,26 @@ class AdminPrompts:
 
     async def _ask(self, chat_id: int, message_id: int, admin: Admin, **what: object) -> None:
         at = self._now()
+        row: dict[str, object] = {
+            "admin_telegram_id": admin.telegram_id,
+            "withdrawal_id": None,
+            "from_status": None,
+            "user_telegram_id": None,
+            "amount_usd": None,
+            "reason": None,
+            **what,
+            "created_at": at,
+            "expires_at": at + self._ttl,
+            "used_at": None,
+        }
+        # The bot has just sent this message: a row left under the same id (a chat whose ids
+        # started again, e.g. a test server) describes some older message and is replaced.
+        statement = pg_insert(AdminPrompt).values(chat_id=chat_id, message_id=message_id, **row)
+        statement = statement.on_conflict_do_update(
+            index_elements=[AdminPrompt.chat_id, AdminPrompt.message_id], set_=row
+        )
         async with self._sessions.begin() as session:
-            await session.execute(
-                insert(AdminPrompt).values(
-                    chat_id=chat_id,
-                    message_id=message_id,
-                    admin_telegram_id=admin.telegram_id,
-                    created_at=at,
-                    expires_at=at + self._ttl,
-                    **what,
-                )
-            )
+            await session.execute(statement)
 
     async def ask_withdrawal(
         self,

@@ -104,8 +104,9 @@ async def card_button(
             await actions.start_processing(withdrawal_id, admin=admin)
         else:
             view = await actions.check(withdrawal_id, action, admin=admin)
-            await acknowledge(callback, texts.ADMIN_WD_TOAST["prompt"])
             await _ask(card, view, action, admin, name, admin_prompts)
+            # Only now: "reply below" is true once an answer will be recognised.
+            await acknowledge(callback, texts.ADMIN_WD_TOAST["prompt"])
             return
     except InvalidTransition as exc:
         if not _not_allowed(exc):
