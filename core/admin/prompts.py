@@ -76,7 +76,8 @@ class AdjustmentTerms:
 
 @dataclass(frozen=True, slots=True)
 class Taken:
-    """A question handed to the admin who asked it; ``key`` names it (a ledger key)."""
+    """A question handed to the admin who asked it; ``key`` names it for good (the ledger key
+    of a confirmation, so pressing Confirm twice posts once)."""
 
     key: str
     what: WithdrawalPrompt | AdjustmentTerms
@@ -187,7 +188,9 @@ class AdminPrompts:
         log.info(
             "admin %s answers the %s question %s:%s", admin.telegram_id, taken.action, *_key(taken)
         )
-        return Taken(f"{chat_id}:{message_id}", _what(taken))
+        # The time it was asked too: a message id used again (see _ask) is another question.
+        asked = taken.created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+        return Taken(f"{chat_id}:{message_id}:{asked}", _what(taken))
 
     async def give_back(self, chat_id: int, message_id: int, *, admin: Admin) -> None:
         """Reopen a question whose answer was refused by core (a mistyped hash, a balance

@@ -631,6 +631,13 @@ async def test_commands(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
     assert "/adjust" in helped["text"]
 
 
+async def confirmation(tg: FakeTelegram, who: int, command: str) -> dict[str, Any]:
+    """An admin sends /adjust or /bonus; the confirmation, once its buttons are on it."""
+    sent = await write(tg, who, command, expect="Confirm")
+    await tg.wait_for(lambda _: bool(card(tg, sent["message_id"]).callback_data()))
+    return sent
+
+
 async def test_adjust_with_confirm(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
     name = f"adj_{secrets.token_hex(3)}"
     user = await customer(e2e_db, tg, amount="20.00", username=name)
@@ -642,9 +649,7 @@ async def test_adjust_with_confirm(admin_app: App, tg: FakeTelegram, e2e_db: Db)
     bad = await write(tg, ADMIN_ID, f"/adjust @{name} 1e3 x", expect="number")
     assert bad["text"] == texts.ERRORS["invalid_amount.not_a_number"]
 
-    confirm = await write(
-        tg, ADMIN_ID, f"/adjust @{name} -5.00 dup <b>deposit</b>", expect="Confirm"
-    )
+    confirm = await confirmation(tg, ADMIN_ID, f"/adjust @{name} -5.00 dup <b>deposit</b>")
     assert "Balance: $20.00 → $15.00" in confirm["text"]
     assert "Reason: dup <b>deposit</b>" in confirm["text"]
     assert await balance(e2e_db, user) == D("20.00")  # nothing before the confirmation
@@ -674,7 +679,7 @@ async def test_adjust_with_confirm(admin_app: App, tg: FakeTelegram, e2e_db: Db)
     assert late["text"] == texts.ADJUST_REFUSAL["used"]
     assert await balance(e2e_db, user) == D("15.00")
 
-    bonus = await write(tg, ADMIN_ID, f"/bonus {user.telegram_id} 3 welcome", expect="Confirm")
+    bonus = await confirmation(tg, ADMIN_ID, f"/bonus {user.telegram_id} 3 welcome")
     no = AdminAdjustCallback(action=ConfirmAction.CANCEL).pack()
     assert (await press(tg, ADMIN_2, bonus["message_id"], no))["text"] == (
         texts.ADJUST_REFUSAL["not_yours"]
@@ -908,13 +913,13 @@ async def test_no_machine_lines_in_the_admin_chat(
 
     ok = AdminAdjustCallback(action=ConfirmAction.CONFIRM).pack()
     no = AdminAdjustCallback(action=ConfirmAction.CANCEL).pack()
-    adjust = await write(tg, ADMIN_ID, f"/adjust @{name} -5.00 fee refund", expect="Confirm")
+    adjust = await confirmation(tg, ADMIN_ID, f"/adjust @{name} -5.00 fee refund")
     assert adjust["text"].endswith("Balance: $80.00 → $75.00\nReason: fee refund")
     assert (await press(tg, ADMIN_ID, adjust["message_id"], ok))["text"] == (
         texts.ADJUST_DONE_TOAST
     )
     await tg.wait_for(lambda _: "posted" in (card(tg, adjust["message_id"]).text or ""))
-    bonus = await write(tg, ADMIN_2, f"/bonus {user.telegram_id} 2.50 thanks", expect="Confirm")
+    bonus = await confirmation(tg, ADMIN_2, f"/bonus {user.telegram_id} 2.50 thanks")
     await press(tg, ADMIN_2, bonus["message_id"], no)
     await tg.wait_for(lambda _: "Cancelled" in (card(tg, bonus["message_id"]).text or ""))
 

@@ -65,7 +65,8 @@ async def test_a_question_is_answered_once_by_the_admin_who_asked(db: Db) -> Non
     ) == (Refusal.UNKNOWN)
     taken = await prompts.take(ADMIN_CHAT, asked, admin=as_admin(ADMIN_A), kinds=CONFIRMATIONS)
     assert taken == Taken(
-        f"{ADMIN_CHAT}:{asked}", AdjustmentTerms(TxType.BONUS, 42, D("5.00"), "welcome")
+        f"{ADMIN_CHAT}:{asked}:20261203T120000000000",
+        AdjustmentTerms(TxType.BONUS, 42, D("5.00"), "welcome"),
     )
     again = await prompts.take(ADMIN_CHAT, asked, admin=as_admin(ADMIN_A), kinds=CONFIRMATIONS)
     assert again is Refusal.USED

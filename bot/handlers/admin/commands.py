@@ -180,11 +180,11 @@ async def _plan(
     except InsufficientFunds as exc:
         await message.answer(texts.admin_adjust_insufficient(_balance_of(exc)))
         return
-    sent = await message.answer(
-        texts.admin_adjust_confirm(plan), reply_markup=keyboards.admin_adjust_confirm()
-    )
-    # What Confirm posts is kept in core under this message, not read back from its text.
+    sent = await message.answer(texts.admin_adjust_confirm(plan))
+    # What Confirm posts is kept in core under this message, not read back from its text; the
+    # buttons come once it is, so no press can arrive before its question is known.
     await prompts.ask_adjustment(sent.chat.id, sent.message_id, admin=admin, plan=plan)
+    await sent.edit_reply_markup(reply_markup=keyboards.admin_adjust_confirm())
 
 
 async def adjust_command(
