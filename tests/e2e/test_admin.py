@@ -82,6 +82,24 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> N
         await asyncio.sleep(0.02)
 
 
+async def drained(db: Db, *chat_ids: int) -> None:
+    """Until nothing is queued for these chats: a later test's app would send what is left
+    into its own admin chat (the e2e database is shared)."""
+
+    async def empty() -> bool:
+        async with db.sessions() as session:
+            left = await session.scalar(
+                text(
+                    "SELECT count(*) FROM notifications WHERE chat_id = ANY(:c)"
+                    " AND state = 'pending'"
+                ),
+                {"c": list(chat_ids)},
+            )
+        return left == 0
+
+    await until(empty, timeout=10.0)
+
+
 async def stored_card(app: App, withdrawal_id: int, message_id: int) -> bool:
     return (await get(app, withdrawal_id)).admin_chat_message_id == message_id
 
@@ -866,6 +884,7 @@ async def test_answers_that_change_nothing(admin_app: App, tg: FakeTelegram, e2e
     done = await write(tg, ADMIN_ID, "duplicate", reply_to=fresh["message_id"], expect="rejected")
     assert done["text"].startswith(f"❌ Withdrawal {view.internal_id} rejected")
     assert (await get(admin_app, view.id)).reject_reason == "duplicate"
+    await drained(e2e_db, ADMIN_CHAT, user.telegram_id)
 
 
 async def test_a_question_about_a_withdrawal_that_moved_is_refused(
@@ -881,6 +900,7 @@ async def test_a_question_about_a_withdrawal_that_moved_is_refused(
     assert (await get(admin_app, view.id)).status is WithdrawalStatus.APPROVED
     again = await write(tg, ADMIN_ID, "no", reply_to=prompt["message_id"], expect="already")
     assert again["text"] == texts.PROMPT_REFUSAL["used"]
+    await drained(e2e_db, ADMIN_CHAT, user.telegram_id)
 
 
 async def test_no_machine_lines_in_the_admin_chat(
@@ -928,6 +948,7 @@ async def test_no_machine_lines_in_the_admin_chat(
     assert await balance(e2e_db, user) == D(
         "75.00"
     )  # 100 - 20 - 5: the 15 came back, the bonus was cancelled
+    await drained(e2e_db, ADMIN_CHAT, user.telegram_id)
     said = admin_chat_texts(tg, mark)
     assert len(said) >= 10  # two cards and their edits, two questions, answers, confirmations
     for text_ in said:
