@@ -95,7 +95,7 @@ async def drained(db: Db, *chat_ids: int) -> None:
                 ),
                 {"c": list(chat_ids)},
             )
-        return left == 0
+        return bool(left == 0)
 
     await until(empty, timeout=10.0)
 
