@@ -9,7 +9,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.admin import Adjustments, CurrencySwitch, DepositDesk, Lookups, StatsService
+from core.admin import (
+    Adjustments,
+    AdminPrompts,
+    CurrencySwitch,
+    DepositDesk,
+    Lookups,
+    StatsService,
+)
 from core.auth import AdminGate
 from core.config import Settings
 from core.deposits import DepositService
@@ -29,6 +36,7 @@ class Services:
     admin_stats: StatsService
     lookups: Lookups
     adjustments: Adjustments
+    admin_prompts: AdminPrompts
     currency_switch: CurrencySwitch
     deposit_desk: DepositDesk
     ledger_reports: LedgerReports
@@ -49,6 +57,7 @@ def build_services(
         admin_stats=StatsService(sessions),
         lookups=Lookups(sessions),
         adjustments=Adjustments(sessions),
+        admin_prompts=AdminPrompts(sessions),
         currency_switch=CurrencySwitch(sessions),
         deposit_desk=DepositDesk(sessions, settings),
         ledger_reports=LedgerReports(sessions),

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from bot.i18n import t
 from bot.texts.admin import (
-    ADJUST_REF,
+    ADJUST_REFUSAL,
     ADMIN_COMMANDS,
     ADMIN_WD_ICON,
     ADMIN_WD_STATUS,
     ADMIN_WD_STEP,
     ADMIN_WD_TOAST,
     DEPOSIT_ADMIN_REASONS,
-    PROMPT_REF,
-    PROMPT_REF_FROM,
+    PROMPT_REFUSAL,
     REVIEW_TOAST,
     admin_adjust_cancelled,
     admin_adjust_confirm,
@@ -48,7 +47,6 @@ from bot.texts.admin import (
     btn_review_close,
     btn_review_credit,
     plain_name,
-    prompt_ref,
     who,
 )
 from bot.texts.balance import TX_TYPES, balance_card, tx_type
@@ -162,9 +160,7 @@ _CONSTANTS = {
     "CURRENCY_SYNC_STARTED": "admin-currency-sync-started",
     "ADJUST_USAGE": "admin-adjust-usage",
     "BONUS_USAGE": "admin-bonus-usage",
-    "ADJUST_REASON": "admin-adjust-reason",
     "ADJUST_DONE_TOAST": "admin-adjust-done-toast",
-    "ADJUST_ALREADY": "admin-adjust-already",
 }
 
 
@@ -176,7 +172,7 @@ def __getattr__(name: str) -> str:
 
 
 __all__ = [
-    "ADJUST_REF",
+    "ADJUST_REFUSAL",
     "ADMIN_COMMANDS",
     "ADMIN_WD_ICON",
     "ADMIN_WD_STATUS",
@@ -188,8 +184,7 @@ __all__ = [
     "ERRORS",
     "MAX_MESSAGE_LENGTH",
     "NETWORK_NAMES",
-    "PROMPT_REF",
-    "PROMPT_REF_FROM",
+    "PROMPT_REFUSAL",
     "REVIEW_TOAST",
     "TX_TYPES",
     "USER_COMMANDS",
@@ -248,7 +243,6 @@ __all__ = [
     "outbox_backlog",
     "outbox_undelivered",
     "plain_name",
-    "prompt_ref",
     "reconcile_alert",
     "tx_type",
     "usd",

@@ -68,12 +68,14 @@ ADMIN_WD_ICON: Mapping[str, str] = {
     "cancelled": "↩️",
 }
 ADMIN_WD_STEP = LazyMap({s: f"admin-wd-step-{s}" for s in _WD_STATUSES[1:]})
-# The last line of a prompt names what the reply is for; the handler reads it back, so it is
-# the same in every language.
-PROMPT_REF = "ref: {action} {withdrawal_id}"
-PROMPT_REF_FROM = " from {status}"
-# The line that carries an adjustment's terms; the confirm button reads it back.
-ADJUST_REF = "ref: {kind} {telegram_id} {amount}"
+# Why an answer to a question (core.admin.prompts.Refusal) changed nothing: one sentence each,
+# for a reply (the reason or hash questions) and for a confirm button (plain text, an alert).
+PROMPT_REFUSAL = LazyMap(
+    {r: f"admin-prompt-{r}" for r in ("unknown", "expired", "used", "not_yours")}
+)
+ADJUST_REFUSAL = LazyMap(
+    {r: f"admin-adjust-{r}" for r in ("unknown", "expired", "used", "not_yours")}
+)
 
 
 def _wd_status(status: str) -> str:
@@ -125,7 +127,7 @@ def _ledger_line(e: Any) -> str:
 def admin_withdrawal_card(card: WithdrawalCard, names: Mapping[int, Person]) -> str:
     w = card.withdrawal
     rows = [
-        t("admin-card-title", id=esc(w.internal_id), row=str(w.id)),
+        t("admin-card-title", id=esc(w.internal_id)),
         t("admin-card-status", status=_wd_status(w.status.value)),
         "",
         t("line", label=t("label-user"), value=who(w.user)),
@@ -226,9 +228,17 @@ def admin_review_already(params: Mapping[str, Any], names: Mapping[int, Person])
     return clip(text + ".", 200)
 
 
-def prompt_ref(action: str, withdrawal_id: int, status: str | None = None) -> str:
-    ref = PROMPT_REF.format(action=action, withdrawal_id=withdrawal_id)
-    return ref + (PROMPT_REF_FROM.format(status=status) if status else "")
+def _person(user: UserRef) -> str:
+    """HTML, a name a person reads: '@alice', else 'Alice', else 'id 123' (Telegram's id)."""
+    if user.username:
+        return f"@{esc(user.username)}"
+    if user.first_name:
+        return esc(user.first_name)
+    return t("user-id", id=str(user.telegram_id))
+
+
+def _wd_step_now(status: str) -> str:
+    return pick("admin-wd-now", status, "state-unknown")
 
 
 def _mention(telegram_id: int, name: str) -> str:
@@ -241,9 +251,8 @@ def admin_reject_prompt(view: WithdrawalView, admin_id: int, admin_name: str) ->
         admin=_mention(admin_id, admin_name),
         id=esc(view.internal_id),
         amount=usd(view.amount),
-        user=who(view.user),
-        status=_wd_status(view.status.value),
-        ref=prompt_ref("reject", view.id, view.status.value),
+        user=_person(view.user),
+        status=_wd_step_now(view.status.value),
     )
 
 
@@ -255,7 +264,6 @@ def admin_complete_prompt(view: WithdrawalView, admin_id: int, admin_name: str) 
         amount=usd(view.final_amount),
         coin=esc(view.currency_code),
         address=esc(view.wallet_address),
-        ref=prompt_ref("complete", view.id),
     )
 
 
@@ -479,9 +487,6 @@ def admin_sync_result(result: SyncResult) -> str:
 
 
 def admin_adjust_confirm(plan: AdjustmentPlan) -> str:
-    ref = ADJUST_REF.format(
-        kind=plan.kind.value, telegram_id=plan.user.telegram_id, amount=plan.amount
-    )
     return t(
         "admin-adjust-confirm",
         kind=pick("admin-kind", plan.kind.value, "state-unknown"),
@@ -489,8 +494,6 @@ def admin_adjust_confirm(plan: AdjustmentPlan) -> str:
         change=usd(plan.amount, signed=True),
         balance=usd(plan.balance),
         after=usd(plan.balance_after),
-        ref=ref,
-        reason_label=t("admin-adjust-reason"),
         reason=esc(plan.reason),
     )
 

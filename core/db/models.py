@@ -439,3 +439,40 @@ class Notification(Base):
             postgresql_where=text("state = 'pending'"),
         ),
     )
+
+
+class AdminPrompt(Base):
+    """A question the bot asked in the admin chat (a reject reason, a transaction hash, an
+    adjustment's confirmation), keyed by the message that asks it: what an answer to that
+    message does lives here, never in the message's text (core.admin.prompts)."""
+
+    __tablename__ = "admin_prompts"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    admin_telegram_id: Mapped[int] = mapped_column(BigInteger)
+    withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawal_requests.id"))
+    # The status the admin was shown (a reject is refused if it moved meanwhile).
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    user_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    amount_usd: Mapped[Decimal | None] = mapped_column(Usd)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("action IN ('reject', 'complete', 'adjustment', 'bonus')", name="action"),
+        CheckConstraint(
+            "action NOT IN ('reject', 'complete') OR withdrawal_id IS NOT NULL",
+            name="withdrawal_named",
+        ),
+        CheckConstraint(
+            "action NOT IN ('adjustment', 'bonus') OR (user_telegram_id IS NOT NULL"
+            " AND amount_usd IS NOT NULL AND amount_usd <> 'NaN'::numeric"
+            " AND length(coalesce(reason, '')) > 0)",
+            name="adjustment_terms",
+        ),
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+    )

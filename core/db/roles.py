@@ -48,6 +48,10 @@ APP_GRANTS: Mapping[str, tuple[str, ...]] = {
     "status_check_limits": ("SELECT", "INSERT", "UPDATE"),
     "transactions": ("SELECT", "INSERT"),
     "user_balances": ("SELECT", "INSERT", "UPDATE (total_withdrawn)"),
+    # A question is asked (INSERT, or an upsert over a stale row with the same message id),
+    # then answered once (used_at); expired rows stay, so a late answer still hears that its
+    # question expired.
+    "admin_prompts": ("SELECT", "INSERT", "UPDATE"),
     "alembic_version": (),
 }
 

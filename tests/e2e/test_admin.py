@@ -4,6 +4,7 @@ cards and their buttons, reply prompts, refusals, races, and the admin commands.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -81,6 +82,24 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> N
         await asyncio.sleep(0.02)
 
 
+async def drained(db: Db, *chat_ids: int) -> None:
+    """Until nothing is queued for these chats: a later test's app would send what is left
+    into its own admin chat (the e2e database is shared)."""
+
+    async def empty() -> bool:
+        async with db.sessions() as session:
+            left = await session.scalar(
+                text(
+                    "SELECT count(*) FROM notifications WHERE chat_id = ANY(:c)"
+                    " AND state = 'pending'"
+                ),
+                {"c": list(chat_ids)},
+            )
+        return bool(left == 0)
+
+    await until(empty, timeout=10.0)
+
+
 async def stored_card(app: App, withdrawal_id: int, message_id: int) -> bool:
     return (await get(app, withdrawal_id)).admin_chat_message_id == message_id
 
@@ -141,12 +160,60 @@ async def user_told(tg: FakeTelegram, user: User, contains: str) -> str:
     return str(sent["text"])
 
 
-async def prompt_for(tg: FakeTelegram, who: int, card_id: int, view: WithdrawalView, action: W):
+# What the bot's admin messages used to carry for the handlers to read back: a ref line
+# ("ref: reject 2 from pending", "ref: adjustment 780001 5.00") and the card's database row id
+# ("· #2"). An HTML character reference (&#39;) is not one.
+MACHINE_LINE = re.compile(
+    r"\bref:|(?<!&)#[0-9]+\b|^\s*(?:reject|complete|adjustment|bonus) [0-9]+"
+)
+
+
+# The numbers a person reads: internal ids, times, amounts, Telegram ids, the address.
+HUMAN_NUMBERS = re.compile(
+    r"WD_\w+|PAY_\w+|[0-9]{4}-[0-9]{2}-[0-9]{2}(?: [0-9]{2}:[0-9]{2})?|[-+]?\$[0-9,.]+"
+    r"|id (?:<code>)?[0-9]+|" + TRX
+)
+
+
+def assert_no_machine_lines(text: str, view: WithdrawalView | None = None) -> None:
+    assert not MACHINE_LINE.search(text), text
+    if view is not None:  # the withdrawal is named by its internal id, never its row id
+        assert not re.search(rf"\b{view.id}\b", HUMAN_NUMBERS.sub("", text)), text
+
+
+def admin_chat_texts(tg: FakeTelegram, since: int) -> list[str]:
+    """Every text the bot sent or edited into the admin chat since the mark."""
+    return [
+        str(c.params.get("text") or "")
+        for c in tg.calls(chat_id=ADMIN_CHAT)
+        if c.seq >= since and c.method in ("sendMessage", "editMessageText")
+    ]
+
+
+async def prompt_for(
+    tg: FakeTelegram, who: int, card_id: int, view: WithdrawalView, action: W
+) -> dict[str, Any]:
+    """An admin presses Reject or Complete; the question the bot asks them (a reply to the card
+    that opens the admin's reply field), naming the withdrawal as the card does."""
     mark = tg.mark()
     answer = await press(tg, who, card_id, card_data(view.id, action))
     assert answer.get("text") == texts.ADMIN_WD_TOAST["prompt"]
-    verb = "reject" if action is W.REJECT else "complete"
-    prompt = await tg.wait_for_message(ADMIN_CHAT, contains=f"ref: {verb} {view.id}", since=mark)
+    asks = "reason for rejecting" if action is W.REJECT else "transaction hash of"
+    prompt = await tg.wait_for_message(ADMIN_CHAT, contains=asks, since=mark)
+    assert view.internal_id in prompt["text"]
+    assert (
+        prompt["text"]
+        .rstrip()
+        .endswith(
+            "Reply to this message"
+            + (
+                ": the user sees the reason, and the amount goes back to their balance."
+                if action is W.REJECT
+                else " with it."
+            )
+        )
+    )
+    assert_no_machine_lines(prompt["text"])
     stored = card(tg, prompt["message_id"])
     assert stored.reply_markup is not None and stored.reply_markup.get("force_reply") is True
     assert stored.reply_to is not None and stored.reply_to.message_id == card_id
@@ -195,12 +262,19 @@ async def test_card_approve_process_complete(admin_app: App, tg: FakeTelegram, e
     assert shown.callback_data() == [card_data(view.id, W.COMPLETE)]
     await user_told(tg, user, "being sent")
 
-    prompt = await prompt_for(tg, ADMIN_ID, card_id, view, W.COMPLETE)
-    # someone else answering the prompt is refused; a bad hash is refused; nothing changes
+    prompt = await prompt_for(tg, ADMIN_2, card_id, view, W.COMPLETE)
+    assert prompt["text"].split(", ", 1)[1] == (
+        f"transaction hash of withdrawal {view.internal_id} ($48.50 in USDTTRC20 to"
+        f" {TRX})?\nReply to this message with it."
+    )
+    # a non-admin, and an admin who was not asked, are refused; a bad hash is refused and the
+    # question stays open; nothing changes
     refused = await write(
         tg, STRANGER, TX_HASH, reply_to=prompt["message_id"], expect=texts.ADMIN_ONLY
     )
     assert refused["text"] == texts.ADMIN_ONLY
+    other = await write(tg, ADMIN_ID, TX_HASH, reply_to=prompt["message_id"], expect="another")
+    assert other["text"] == texts.PROMPT_REFUSAL["not_yours"]
     bad = await write(tg, ADMIN_2, "0xdeadbeef", reply_to=prompt["message_id"], expect="hash")
     assert bad["text"] == texts.ERRORS["invalid_address.bad_tx_hash"]
     assert (await get(admin_app, view.id)).status is WithdrawalStatus.PROCESSING
@@ -229,7 +303,10 @@ async def test_reject_with_reason_refunds(admin_app: App, tg: FakeTelegram, e2e_
     assert await balance(e2e_db, user) == D("50.00")
 
     prompt = await prompt_for(tg, ADMIN_ID, card_id, view, W.REJECT)
-    assert f"ref: reject {view.id} from pending" in prompt["text"]
+    assert (
+        f", reason for rejecting withdrawal {view.internal_id} (pending, $30.00 to"
+        in (prompt["text"])
+    )
     taken = await write(tg, ADMIN_ID, "   .", reply_to=prompt["message_id"], expect="rejected")
     assert "is back on the user's balance" in taken["text"]
     assert (await get(admin_app, view.id)).status is WithdrawalStatus.REJECTED
@@ -238,11 +315,11 @@ async def test_reject_with_reason_refunds(admin_app: App, tg: FakeTelegram, e2e_
     assert "back on your balance" in await user_told(tg, user, "Withdrawal rejected")
     assert await balance(e2e_db, user) == D("80.00")
 
-    # a second answer to the same prompt, and a stale button: already handled, nothing more
+    # a second answer to the same question, and a stale button: nothing more happens
     again = await write(
-        tg, ADMIN_2, "another reason", reply_to=prompt["message_id"], expect="Already"
+        tg, ADMIN_ID, "another reason", reply_to=prompt["message_id"], expect="already"
     )
-    assert again["text"].startswith("Already handled: rejected by @boss at ")
+    assert again["text"] == texts.PROMPT_REFUSAL["used"]
     stale = await press(tg, ADMIN_2, card_id, card_data(view.id, W.APPROVE), forged=True)
     assert stale["text"].startswith("Already handled: rejected by @boss at ")
     assert stale.get("show_alert") is True
@@ -269,15 +346,18 @@ async def test_reject_reason_is_escaped_and_prompt_survives_restart(
     await press(tg, ADMIN_ID, card_id, card_data(view.id, W.APPROVE))
     await card_shows(tg, card_id, "Status: 👍 Approved")
     prompt = await prompt_for(tg, ADMIN_ID, card_id, view, W.REJECT)
-    assert f"ref: reject {view.id} from approved" in prompt["text"]
+    assert f"{view.internal_id} (approved, $20.00 to" in prompt["text"]
     await first.stop()
 
-    second = await make_app(e2e_db, notifier=FAST_CHATS)  # a restart mid-flow loses nothing
+    # a restart mid-flow loses nothing: the question is kept in the database, not in memory
+    second = await make_app(e2e_db, notifier=FAST_CHATS)
     reason = "<b>wrong</b> network & <script>"
     await write(tg, ADMIN_ID, reason, reply_to=prompt["message_id"], expect="rejected")
     await card_shows(tg, card_id, "Status: ❌ Rejected", f"Reason: {reason}")
     assert reason in await user_told(tg, user, "Withdrawal rejected")
     assert (await get(second, view.id)).status is WithdrawalStatus.REJECTED
+    again = await write(tg, ADMIN_ID, "again", reply_to=prompt["message_id"], expect="already")
+    assert again["text"] == texts.PROMPT_REFUSAL["used"]
 
 
 async def test_non_admin_changes_nothing(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
@@ -569,6 +649,13 @@ async def test_commands(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
     assert "/adjust" in helped["text"]
 
 
+async def confirmation(tg: FakeTelegram, who: int, command: str) -> dict[str, Any]:
+    """An admin sends /adjust or /bonus; the confirmation, once its buttons are on it."""
+    sent = await write(tg, who, command, expect="Confirm")
+    await tg.wait_for(lambda _: bool(card(tg, sent["message_id"]).callback_data()))
+    return sent
+
+
 async def test_adjust_with_confirm(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
     name = f"adj_{secrets.token_hex(3)}"
     user = await customer(e2e_db, tg, amount="20.00", username=name)
@@ -580,21 +667,22 @@ async def test_adjust_with_confirm(admin_app: App, tg: FakeTelegram, e2e_db: Db)
     bad = await write(tg, ADMIN_ID, f"/adjust @{name} 1e3 x", expect="number")
     assert bad["text"] == texts.ERRORS["invalid_amount.not_a_number"]
 
-    confirm = await write(
-        tg, ADMIN_ID, f"/adjust @{name} -5.00 dup <b>deposit</b>", expect="Confirm"
-    )
+    confirm = await confirmation(tg, ADMIN_ID, f"/adjust @{name} -5.00 dup <b>deposit</b>")
     assert "Balance: $20.00 → $15.00" in confirm["text"]
     assert "Reason: dup <b>deposit</b>" in confirm["text"]
     assert await balance(e2e_db, user) == D("20.00")  # nothing before the confirmation
     ok = AdminAdjustCallback(action=ConfirmAction.CONFIRM).pack()
     stranger = await press(tg, STRANGER, confirm["message_id"], ok)
     assert stranger["text"] == texts.ADMIN_ONLY
+    other = await press(tg, ADMIN_2, confirm["message_id"], ok)
+    assert other["text"] == texts.ADJUST_REFUSAL["not_yours"]
+    assert await balance(e2e_db, user) == D("20.00")
     answers = await asyncio.gather(
         press(tg, ADMIN_ID, confirm["message_id"], ok),
-        press(tg, ADMIN_2, confirm["message_id"], ok),
+        press(tg, ADMIN_ID, confirm["message_id"], ok),
     )
     assert sorted(a["text"] for a in answers) == sorted(
-        [texts.ADJUST_DONE_TOAST, texts.ADJUST_ALREADY]
+        [texts.ADJUST_DONE_TOAST, texts.ADJUST_REFUSAL["used"]]
     )
     assert await balance(e2e_db, user) == D("15.00")
 
@@ -606,13 +694,18 @@ async def test_adjust_with_confirm(admin_app: App, tg: FakeTelegram, e2e_db: Db)
     assert "Change: -$5.00 → balance $15.00" in (edited.text or "")
     assert edited.callback_data() == []
     late = await press(tg, ADMIN_ID, confirm["message_id"], ok, forged=True)
-    assert late["text"] == texts.BUTTON_EXPIRED
+    assert late["text"] == texts.ADJUST_REFUSAL["used"]
     assert await balance(e2e_db, user) == D("15.00")
 
-    bonus = await write(tg, ADMIN_ID, f"/bonus {user.telegram_id} 3 welcome", expect="Confirm")
+    bonus = await confirmation(tg, ADMIN_ID, f"/bonus {user.telegram_id} 3 welcome")
     no = AdminAdjustCallback(action=ConfirmAction.CANCEL).pack()
-    await press(tg, ADMIN_2, bonus["message_id"], no)
+    assert (await press(tg, ADMIN_2, bonus["message_id"], no))["text"] == (
+        texts.ADJUST_REFUSAL["not_yours"]
+    )
+    await press(tg, ADMIN_ID, bonus["message_id"], no)
     await tg.wait_for(lambda _: "Cancelled" in (card(tg, bonus["message_id"]).text or ""))
+    after_cancel = await press(tg, ADMIN_ID, bonus["message_id"], ok, forged=True)
+    assert after_cancel["text"] == texts.ADJUST_REFUSAL["used"]
     assert await balance(e2e_db, user) == D("15.00")
     async with e2e_db.sessions() as session:
         rows = await session.execute(
@@ -742,3 +835,122 @@ async def test_alerts_reach_the_admin_chat(admin_app: App, tg: FakeTelegram, e2e
     assert "nothing credited" in review["text"]
     alert = await tg.wait_for_message(ADMIN_CHAT, contains="1 mismatches")
     assert hostile in alert["text"]
+
+
+async def test_answers_that_change_nothing(admin_app: App, tg: FakeTelegram, e2e_db: Db) -> None:
+    """A reply from a non-admin, from an admin who was not asked, to a message that asks
+    nothing, to an expired question: one sentence each, the withdrawal and the card as they
+    were, nothing pushed to the user. Pressing the button again asks afresh."""
+    user = await customer(e2e_db, tg)
+    view = await withdraw(admin_app, user, "15.00")
+    card_id = await posted_card(tg, view)
+    await until(lambda: stored_card(admin_app, view.id, card_id))
+    prompt = await prompt_for(tg, ADMIN_ID, card_id, view, W.REJECT)
+    question = prompt["message_id"]
+    before = card(tg, card_id)
+    mark = tg.mark()
+
+    stranger = await write(tg, STRANGER, "fraud", reply_to=question, expect=texts.ADMIN_ONLY)
+    assert stranger["text"] == texts.ADMIN_ONLY
+    other = await write(tg, ADMIN_2, "fraud", reply_to=question, expect="another admin")
+    assert other["text"] == texts.PROMPT_REFUSAL["not_yours"]
+    to_card = await write(tg, ADMIN_ID, "fraud", reply_to=card_id, expect="not waiting")
+    assert to_card["text"] == texts.PROMPT_REFUSAL["unknown"]
+    listing = await write(tg, ADMIN_ID, "/pending", expect="awaiting action")
+    to_listing = await write(
+        tg, ADMIN_ID, "fraud", reply_to=listing["message_id"], expect="not waiting"
+    )
+    assert to_listing["text"] == texts.PROMPT_REFUSAL["unknown"]
+    async with e2e_db.sessions.begin() as session:  # the question's time runs out
+        await session.execute(
+            text(
+                "UPDATE admin_prompts SET created_at = now() - interval '2 days',"
+                " expires_at = now() - interval '1 day' WHERE chat_id = :c AND message_id = :m"
+            ),
+            {"c": ADMIN_CHAT, "m": question},
+        )
+    expired = await write(tg, ADMIN_ID, "fraud", reply_to=question, expect="expired")
+    assert expired["text"] == texts.PROMPT_REFUSAL["expired"]
+
+    assert (await get(admin_app, view.id)).status is WithdrawalStatus.PENDING
+    after = card(tg, card_id)
+    assert (after.text, after.reply_markup) == (before.text, before.reply_markup)
+    assert not [c for c in tg.calls("editMessageText") if c.seq >= mark]
+    assert not tg.sent_messages(user.telegram_id)
+    for said in admin_chat_texts(tg, mark):
+        assert_no_machine_lines(said)
+
+    fresh = await prompt_for(tg, ADMIN_ID, card_id, view, W.REJECT)
+    done = await write(tg, ADMIN_ID, "duplicate", reply_to=fresh["message_id"], expect="rejected")
+    assert done["text"].startswith(f"❌ Withdrawal {view.internal_id} rejected")
+    assert (await get(admin_app, view.id)).reject_reason == "duplicate"
+    await drained(e2e_db, ADMIN_CHAT, user.telegram_id)
+
+
+async def test_a_question_about_a_withdrawal_that_moved_is_refused(
+    admin_app: App, tg: FakeTelegram, e2e_db: Db
+) -> None:
+    user = await customer(e2e_db, tg)
+    view = await withdraw(admin_app, user, "15.00")
+    card_id = await posted_card(tg, view)
+    prompt = await prompt_for(tg, ADMIN_ID, card_id, view, W.REJECT)
+    await press(tg, ADMIN_2, card_id, card_data(view.id, W.APPROVE))  # meanwhile
+    late = await write(tg, ADMIN_ID, "no", reply_to=prompt["message_id"], expect="approved")
+    assert late["text"].startswith("Already handled: approved by @deputy at ")
+    assert (await get(admin_app, view.id)).status is WithdrawalStatus.APPROVED
+    again = await write(tg, ADMIN_ID, "no", reply_to=prompt["message_id"], expect="already")
+    assert again["text"] == texts.PROMPT_REFUSAL["used"]
+    await drained(e2e_db, ADMIN_CHAT, user.telegram_id)
+
+
+async def test_no_machine_lines_in_the_admin_chat(
+    admin_app: App, tg: FakeTelegram, e2e_db: Db
+) -> None:
+    """Reject, complete, /adjust and /bonus end to end: nothing the bot writes into the admin
+    chat carries a ref line or a database id, yet every answer does what it was asked for."""
+    name = f"ml_{secrets.token_hex(3)}"
+    user = await customer(e2e_db, tg, amount="100.00", username=name)
+    mark = tg.mark()
+    rejected = await withdraw(admin_app, user, "15.00")
+    completed = await withdraw(admin_app, user, "20.00")
+    reject_card = await posted_card(tg, rejected)
+    complete_card = await posted_card(tg, completed)
+    await until(lambda: stored_card(admin_app, completed.id, complete_card))
+
+    prompt = await prompt_for(tg, ADMIN_ID, reject_card, rejected, W.REJECT)
+    assert prompt["text"].split(", ", 1)[1] == (
+        f"reason for rejecting withdrawal {rejected.internal_id} (pending, $15.00 to"
+        f" @{name})?\nReply to this message: the user sees the reason, and the amount goes back"
+        " to their balance."
+    )
+    await write(tg, ADMIN_ID, "wrong network", reply_to=prompt["message_id"], expect="rejected")
+    await press(tg, ADMIN_ID, complete_card, card_data(completed.id, W.APPROVE))
+    await card_shows(tg, complete_card, "Status: 👍 Approved")
+    prompt = await prompt_for(tg, ADMIN_2, complete_card, completed, W.COMPLETE)
+    await write(tg, ADMIN_2, TX_HASH, reply_to=prompt["message_id"], expect="completed")
+    await card_shows(tg, reject_card, "Status: ❌ Rejected")
+    await card_shows(tg, complete_card, "Status: ✅ Completed")
+
+    ok = AdminAdjustCallback(action=ConfirmAction.CONFIRM).pack()
+    no = AdminAdjustCallback(action=ConfirmAction.CANCEL).pack()
+    adjust = await confirmation(tg, ADMIN_ID, f"/adjust @{name} -5.00 fee refund")
+    assert adjust["text"].endswith("Balance: $80.00 → $75.00\nReason: fee refund")
+    assert (await press(tg, ADMIN_ID, adjust["message_id"], ok))["text"] == (
+        texts.ADJUST_DONE_TOAST
+    )
+    await tg.wait_for(lambda _: "posted" in (card(tg, adjust["message_id"]).text or ""))
+    bonus = await confirmation(tg, ADMIN_2, f"/bonus {user.telegram_id} 2.50 thanks")
+    await press(tg, ADMIN_2, bonus["message_id"], no)
+    await tg.wait_for(lambda _: "Cancelled" in (card(tg, bonus["message_id"]).text or ""))
+
+    assert (await get(admin_app, rejected.id)).status is WithdrawalStatus.REJECTED
+    assert (await get(admin_app, completed.id)).status is WithdrawalStatus.COMPLETED
+    assert await balance(e2e_db, user) == D(
+        "75.00"
+    )  # 100 - 20 - 5: the 15 came back, the bonus was cancelled
+    await drained(e2e_db, ADMIN_CHAT, user.telegram_id)
+    said = admin_chat_texts(tg, mark)
+    assert len(said) >= 10  # two cards and their edits, two questions, answers, confirmations
+    for text_ in said:
+        assert_no_machine_lines(text_, rejected)
+        assert_no_machine_lines(text_, completed)

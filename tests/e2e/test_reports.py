@@ -139,6 +139,8 @@ async def test_adjustment_is_pushed_in_the_users_language_with_the_reason(
     user = await customer(e2e_db, tg, "30.00", username=name, language="ru")
     confirm = await write(tg, ADMIN_ID, f"/adjust @{name} 5.00 компенсация <b>задержки</b>")
     assert "Confirm" in confirm["text"]
+    # the buttons come once the confirmation is recorded (bot.handlers.admin.commands)
+    await tg.wait_for(lambda _: bool(shown(tg, confirm["message_id"])[1]))
     mark = tg.mark()
     ok = AdminAdjustCallback(action=ConfirmAction.CONFIRM).pack()
     await press(tg, ADMIN_ID, confirm["message_id"], ok)

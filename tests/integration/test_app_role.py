@@ -204,6 +204,7 @@ async def test_migrate_grants_exactly_what_the_bot_needs(role: AppRole) -> None:
         ).all()
     assert tuple(flags) == (True, False, False, False, False)
     assert dict(grants) == {
+        "admin_prompts": "INSERT,SELECT,UPDATE",
         "currencies": "INSERT,SELECT,UPDATE",
         "notifications": "INSERT,SELECT,UPDATE",
         "payment_events": "INSERT,SELECT",

@@ -63,7 +63,7 @@ def create_refusal_router() -> Router:
     )
     router.message.filter(admin_chat_message)
     router.message.register(refuse_message, Command(*commands.COMMANDS))
-    router.message.register(refuse_message, withdrawals.replied_prompt)
+    router.message.register(refuse_message, withdrawals.replied_to_bot)
     return router
 
 

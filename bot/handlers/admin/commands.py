@@ -7,8 +7,6 @@ is the proof the gate router's filter got from core.auth.AdminGate (see bot.hand
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from decimal import Decimal
 
 from aiogram import Router
@@ -26,19 +24,22 @@ from bot.callbacks import (
 )
 from bot.handlers.common import acknowledge, edit_in_place
 from core.admin import (
+    CONFIRMATIONS,
     PAYMENT_FILTERS,
     Adjustments,
+    AdjustmentTerms,
+    AdminPrompts,
     CurrencySwitch,
     DepositDesk,
     Lookups,
+    Refusal,
     StatsService,
 )
 from core.auth import Admin
 from core.currencies import CurrencyCatalog
 from core.db.models import Currency, TxType
 from core.deposits.review import creditable
-from core.errors import InsufficientFunds, InvalidAmount, NotFound
-from core.money import parse_usd
+from core.errors import InsufficientFunds, NotFound
 from core.withdrawals import WithdrawalActions
 
 COMMANDS = ("pending", "payments", "user", "stats", "currencies", "adjust", "bonus", "help")
@@ -151,36 +152,6 @@ async def sync_button(
 
 # --- balance adjustments --------------------------------------------------------------------
 
-_ADJUST_REF = re.compile(
-    r"^ref: (?P<kind>adjustment|bonus) (?P<user>[0-9]{1,20}) (?P<amount>[+-]?[0-9]+\.[0-9]{2})$",
-    re.MULTILINE,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class AdjustTerms:
-    kind: TxType
-    user_telegram_id: int
-    amount: Decimal
-    reason: str
-
-
-def parse_adjustment(text: str) -> AdjustTerms | None:
-    """The terms of a confirm message the bot wrote (texts.admin_adjust_confirm): the ref line,
-    then the reason up to the end."""
-    match = _ADJUST_REF.search(text)
-    if match is None:
-        return None
-    rest = text[match.end() :].lstrip("\n")
-    if not rest.startswith(texts.ADJUST_REASON):
-        return None
-    try:
-        amount = parse_usd(match["amount"], allow_negative=True)
-    except InvalidAmount:
-        return None
-    reason = rest.removeprefix(texts.ADJUST_REASON).strip()
-    return AdjustTerms(TxType(match["kind"]), int(match["user"]), amount, reason)
-
 
 def _balance_of(exc: InsufficientFunds) -> Decimal:
     balance = exc.params.get("balance")
@@ -192,6 +163,7 @@ async def _plan(
     command: CommandObject,
     admin: Admin,
     adjustments: Adjustments,
+    prompts: AdminPrompts,
     kind: TxType,
     usage: str,
 ) -> None:
@@ -208,21 +180,35 @@ async def _plan(
     except InsufficientFunds as exc:
         await message.answer(texts.admin_adjust_insufficient(_balance_of(exc)))
         return
-    await message.answer(
-        texts.admin_adjust_confirm(plan), reply_markup=keyboards.admin_adjust_confirm()
-    )
+    sent = await message.answer(texts.admin_adjust_confirm(plan))
+    # What Confirm posts is kept in core under this message, not read back from its text; the
+    # buttons come once it is, so no press can arrive before its question is known.
+    await prompts.ask_adjustment(sent.chat.id, sent.message_id, admin=admin, plan=plan)
+    await sent.edit_reply_markup(reply_markup=keyboards.admin_adjust_confirm())
 
 
 async def adjust_command(
-    message: Message, command: CommandObject, admin: Admin, adjustments: Adjustments
+    message: Message,
+    command: CommandObject,
+    admin: Admin,
+    adjustments: Adjustments,
+    admin_prompts: AdminPrompts,
 ) -> None:
-    await _plan(message, command, admin, adjustments, TxType.ADJUSTMENT, texts.ADJUST_USAGE)
+    await _plan(
+        message, command, admin, adjustments, admin_prompts, TxType.ADJUSTMENT, texts.ADJUST_USAGE
+    )
 
 
 async def bonus_command(
-    message: Message, command: CommandObject, admin: Admin, adjustments: Adjustments
+    message: Message,
+    command: CommandObject,
+    admin: Admin,
+    adjustments: Adjustments,
+    admin_prompts: AdminPrompts,
 ) -> None:
-    await _plan(message, command, admin, adjustments, TxType.BONUS, texts.BONUS_USAGE)
+    await _plan(
+        message, command, admin, adjustments, admin_prompts, TxType.BONUS, texts.BONUS_USAGE
+    )
 
 
 async def adjust_button(
@@ -230,13 +216,22 @@ async def adjust_button(
     callback_data: AdminAdjustCallback,
     admin: Admin,
     adjustments: Adjustments,
+    admin_prompts: AdminPrompts,
 ) -> None:
     confirm = callback.message
-    admin_name = callback.from_user.first_name or str(admin.telegram_id)
-    terms = parse_adjustment(confirm.text or "") if isinstance(confirm, Message) else None
-    if not isinstance(confirm, Message) or terms is None:
+    if not isinstance(confirm, Message):
         await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
         return
+    admin_name = callback.from_user.first_name or str(admin.telegram_id)
+    chat_id, message_id = confirm.chat.id, confirm.message_id
+    # Cancel uses the confirmation up too: a Confirm after it (or a Cancel after a Confirm)
+    # finds it answered.
+    taken = await admin_prompts.take(chat_id, message_id, admin=admin, kinds=CONFIRMATIONS)
+    if isinstance(taken, Refusal):
+        await acknowledge(callback, texts.ADJUST_REFUSAL[taken.value], alert=True)
+        return
+    terms = taken.what
+    assert isinstance(terms, AdjustmentTerms)  # kinds
     if callback_data.action is ConfirmAction.CANCEL:
         await acknowledge(callback)
         await edit_in_place(confirm, texts.admin_adjust_cancelled(admin_name), None)
@@ -248,14 +243,19 @@ async def adjust_button(
             terms.reason,
             admin=admin,
             # One confirm message, one posting, however often it is pressed.
-            key=f"{confirm.chat.id}:{confirm.message_id}",
+            key=taken.key,
             kind=terms.kind,
         )
     except InsufficientFunds as exc:
+        # The balance moved since the plan: pressing again later may succeed.
+        await admin_prompts.give_back(chat_id, message_id, admin=admin)
         await acknowledge(callback, texts.admin_adjust_insufficient(_balance_of(exc)), alert=True)
         return
-    if not result.created:
-        await acknowledge(callback, texts.ADJUST_ALREADY, alert=True)
+    except Exception:
+        await admin_prompts.give_back(chat_id, message_id, admin=admin)
+        raise
+    if not result.created:  # posted before under this key: the ledger says so too
+        await acknowledge(callback, texts.ADJUST_REFUSAL["used"], alert=True)
         return
     await acknowledge(callback, texts.ADJUST_DONE_TOAST)
     await edit_in_place(confirm, texts.admin_adjust_done(result, terms.reason, admin_name), None)

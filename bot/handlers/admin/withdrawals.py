@@ -1,15 +1,14 @@
-"""Withdrawal cards in the admin chat: the buttons, and the replies to the bot's prompts.
+"""Withdrawal cards in the admin chat: the buttons, and the replies to the bot's questions.
 
-Prompts are stateless: the bot's question names the withdrawal (its last line, see
-``texts.prompt_ref``) and the answer is a reply to it, read back from the replied-to message. A
-restart between question and answer loses nothing, and any admin may answer.
+Reject and Complete ask the admin who pressed for a reason or a transaction hash, as a message
+to reply to. What a reply to that message does is stored in core (core.admin.prompts, keyed by
+the chat and the question's message id), not written into the question, so the question reads
+as a sentence and a restart between question and answer loses nothing. Only the admin who was
+asked may answer, once, before the question expires; any other reply to one of the bot's
+messages here changes nothing and is told why in one sentence.
 """
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
-from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message, ReplyParameters
@@ -19,52 +18,26 @@ from bot.callbacks import CORE_ACTION, AdminWithdrawalCallback
 from bot.handlers.admin.access import valid_id
 from bot.handlers.common import acknowledge
 from bot.notifier import Notifier
-from core.admin import Lookups
+from core.admin import (
+    WITHDRAWAL_QUESTIONS,
+    AdminPrompts,
+    Lookups,
+    PromptAction,
+    Refusal,
+    WithdrawalPrompt,
+)
 from core.auth import Admin
-from core.db.models import WithdrawalStatus
 from core.errors import InvalidTransition
 from core.withdrawals import WithdrawalAction, WithdrawalActions, WithdrawalView
 
-_REF = re.compile(
-    r"^ref: (?P<action>reject|complete) (?P<id>[0-9]{1,18})(?: from (?P<status>[a-z]+))?$",
-    re.MULTILINE,
-)
-_STATUSES = frozenset(s.value for s in WithdrawalStatus)
 
-
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    action: WithdrawalAction
-    withdrawal_id: int
-    from_status: WithdrawalStatus | None
-
-
-def parse_prompt(text: str) -> Prompt | None:
-    """The last ref line of a prompt the bot sent (see texts.prompt_ref)."""
-    found = list(_REF.finditer(text))
-    if not found:
-        return None
-    match = found[-1]
-    withdrawal_id = int(match["id"])
-    if not valid_id(withdrawal_id):
-        return None
-    status = match["status"]
-    if status is not None and status not in _STATUSES:
-        return None
-    return Prompt(
-        WithdrawalAction(match["action"]),
-        withdrawal_id,
-        WithdrawalStatus(status) if status else None,
-    )
-
-
-async def replied_prompt(message: Message, bot: Bot) -> dict[str, Any] | bool:
-    """Filter: a reply to one of the bot's prompts; hands the handler ``prompt``."""
+async def replied_to_bot(message: Message, bot: Bot) -> bool:
+    """Filter: a reply to one of the bot's own messages that is not a command (a command
+    replied to a question is still the command)."""
     replied = message.reply_to_message
     if replied is None or replied.from_user is None or replied.from_user.id != bot.id:
         return False
-    prompt = parse_prompt(replied.text or "")
-    return False if prompt is None else {"prompt": prompt}
+    return not (message.text or "").startswith("/")
 
 
 async def _already_handled(lookups: Lookups, exc: InvalidTransition) -> str:
@@ -77,10 +50,34 @@ def _not_allowed(exc: InvalidTransition) -> bool:
     return exc.reason == "not_allowed"
 
 
-async def _ask(card: Message | InaccessibleMessage, text: str, hint: str) -> None:
-    """The prompt, as a reply to the card when it is still there."""
+async def _ask(
+    card: Message | InaccessibleMessage,
+    view: WithdrawalView,
+    action: WithdrawalAction,
+    admin: Admin,
+    name: str,
+    prompts: AdminPrompts,
+) -> None:
+    """The question, as a reply to the card when it is still there, and what its answer does."""
+    if action is WithdrawalAction.REJECT:
+        text = texts.admin_reject_prompt(view, admin.telegram_id, name)
+        hint = texts.PROMPT_REASON_PLACEHOLDER
+    else:
+        text = texts.admin_complete_prompt(view, admin.telegram_id, name)
+        hint = texts.PROMPT_HASH_PLACEHOLDER
     reply = ReplyParameters(message_id=card.message_id, allow_sending_without_reply=True)
-    await card.answer(text, reply_markup=keyboards.admin_prompt(hint), reply_parameters=reply)
+    sent = await card.answer(
+        text, reply_markup=keyboards.admin_prompt(hint), reply_parameters=reply
+    )
+    await prompts.ask_withdrawal(
+        sent.chat.id,
+        sent.message_id,
+        admin=admin,
+        action=PromptAction(action.value),
+        withdrawal_id=view.id,
+        # A reject is refused if the withdrawal moved on from what the question showed.
+        from_status=view.status if action is WithdrawalAction.REJECT else None,
+    )
 
 
 async def card_button(
@@ -90,6 +87,7 @@ async def card_button(
     withdrawal_actions: WithdrawalActions,
     lookups: Lookups,
     notifier: Notifier,
+    admin_prompts: AdminPrompts,
 ) -> None:
     card = callback.message
     if not valid_id(callback_data.id) or card is None:
@@ -98,8 +96,7 @@ async def card_button(
     actions = withdrawal_actions
     action = CORE_ACTION[callback_data.action]
     withdrawal_id = callback_data.id
-    admin_id = admin.telegram_id
-    name = callback.from_user.first_name or str(admin_id)
+    name = callback.from_user.first_name or str(admin.telegram_id)
     try:
         if action is WithdrawalAction.APPROVE:
             await actions.approve(withdrawal_id, admin=admin)
@@ -107,14 +104,9 @@ async def card_button(
             await actions.start_processing(withdrawal_id, admin=admin)
         else:
             view = await actions.check(withdrawal_id, action, admin=admin)
-            if action is WithdrawalAction.REJECT:
-                text = texts.admin_reject_prompt(view, admin_id, name)
-                hint = texts.PROMPT_REASON_PLACEHOLDER
-            else:
-                text = texts.admin_complete_prompt(view, admin_id, name)
-                hint = texts.PROMPT_HASH_PLACEHOLDER
+            await _ask(card, view, action, admin, name, admin_prompts)
+            # Only now: "reply below" is true once an answer will be recognised.
             await acknowledge(callback, texts.ADMIN_WD_TOAST["prompt"])
-            await _ask(card, text, hint)
             return
     except InvalidTransition as exc:
         if not _not_allowed(exc):
@@ -125,11 +117,23 @@ async def card_button(
     await acknowledge(callback, texts.ADMIN_WD_TOAST[action.value])
 
 
+async def _act(
+    prompt: WithdrawalPrompt, answer: str, admin: Admin, actions: WithdrawalActions
+) -> str:
+    if prompt.action is PromptAction.REJECT:
+        view = await actions.reject(
+            prompt.withdrawal_id, admin=admin, reason=answer, from_status=prompt.from_status
+        )
+        return texts.admin_rejected(view)
+    view = await actions.complete(prompt.withdrawal_id, admin=admin, tx_hash=answer)
+    return texts.admin_completed(view)
+
+
 async def prompt_answer(
     message: Message,
-    prompt: Prompt,
     admin: Admin,
     withdrawal_actions: WithdrawalActions,
+    admin_prompts: AdminPrompts,
     lookups: Lookups,
     notifier: Notifier,
 ) -> None:
@@ -137,26 +141,26 @@ async def prompt_answer(
     if not answer:
         await message.reply(texts.ADMIN_REPLY_NEEDS_TEXT)
         return
-    view: WithdrawalView
+    assert message.reply_to_message is not None  # replied_to_bot
+    chat_id, question_id = message.chat.id, message.reply_to_message.message_id
+    taken = await admin_prompts.take(chat_id, question_id, admin=admin, kinds=WITHDRAWAL_QUESTIONS)
+    if isinstance(taken, Refusal):
+        await message.reply(texts.PROMPT_REFUSAL[taken.value])
+        return
+    assert isinstance(taken.what, WithdrawalPrompt)  # kinds
     try:
-        if prompt.action is WithdrawalAction.REJECT:
-            view = await withdrawal_actions.reject(
-                prompt.withdrawal_id,
-                admin=admin,
-                reason=answer,
-                from_status=prompt.from_status,
-            )
-            reply = texts.admin_rejected(view)
-        else:
-            view = await withdrawal_actions.complete(
-                prompt.withdrawal_id, admin=admin, tx_hash=answer
-            )
-            reply = texts.admin_completed(view)
+        reply = await _act(taken.what, answer, admin, withdrawal_actions)
     except InvalidTransition as exc:
         if not _not_allowed(exc):
+            await admin_prompts.give_back(chat_id, question_id, admin=admin)
             raise
+        # The withdrawal moved on meanwhile: the question is moot, it stays answered.
         await message.reply(texts.esc(await _already_handled(lookups, exc)))
         return
+    except Exception:
+        # A mistyped hash, a reason too long: the admin may answer the same question again.
+        await admin_prompts.give_back(chat_id, question_id, admin=admin)
+        raise
     notifier.wake()
     await message.reply(reply)
 
@@ -165,5 +169,5 @@ def create_router() -> Router:
     """Behind the admin gate (see bot.handlers.admin)."""
     router = Router(name=__name__)
     router.callback_query.register(card_button, AdminWithdrawalCallback.filter())
-    router.message.register(prompt_answer, replied_prompt)
+    router.message.register(prompt_answer, replied_to_bot)
     return router

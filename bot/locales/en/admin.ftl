@@ -26,6 +26,9 @@ admin-wd-status-processing = 🔄 Processing
 admin-wd-status-completed = ✅ Completed
 admin-wd-status-rejected = ❌ Rejected
 admin-wd-status-cancelled = ↩️ Cancelled by the user
+admin-wd-now-pending = pending
+admin-wd-now-approved = approved
+admin-wd-now-processing = being sent
 admin-wd-step-approved = approved
 admin-wd-step-processing = marked processing
 admin-wd-step-completed = completed
@@ -36,7 +39,7 @@ admin-by = by { $who }
 admin-at = at { $when }
 admin-changed = changed
 admin-ledger-line = { $when } · { $type } { $amount } → { $balance }
-admin-card-title = <b>💸 Withdrawal { $id }</b> · #{ $row }
+admin-card-title = <b>💸 Withdrawal { $id }</b>
 admin-card-status = Status: <b>{ $status }</b>
 admin-card-fees = Fees: { $total } (network { $network }, service { $service })
 admin-card-to-send = To send: <b>{ $amount }</b> in { $coin }
@@ -58,14 +61,15 @@ admin-toast-process = Marked as processing. The user is told.
 admin-toast-prompt = Reply to my message below.
 admin-reply-needs-text = Please answer with text, as a reply to my question.
 admin-reject-prompt =
-    { $admin }, why is withdrawal <code>{ $id }</code> ({ $amount }, { $user }, now { $status }) rejected?
-    Reply to this message with the reason: the user sees it, and the amount goes back to their balance.
-
-    { $ref }
+    { $admin }, reason for rejecting withdrawal <code>{ $id }</code> ({ $status }, { $amount } to { $user })?
+    Reply to this message: the user sees the reason, and the amount goes back to their balance.
 admin-complete-prompt =
-    { $admin }, reply to this message with the transaction hash of withdrawal <code>{ $id }</code>: { $amount } in { $coin } to <code>{ $address }</code>.
-
-    { $ref }
+    { $admin }, transaction hash of withdrawal <code>{ $id }</code> ({ $amount } in { $coin } to <code>{ $address }</code>)?
+    Reply to this message with it.
+admin-prompt-unknown = I am not waiting for an answer to that message: to reject or complete a withdrawal, press the button on its card.
+admin-prompt-expired = This question has expired and nothing was changed: press the button on the card again.
+admin-prompt-used = This question has already been answered: nothing more was changed.
+admin-prompt-not_yours = This question was asked of another admin and nothing was changed: press the button on the card yourself.
 admin-rejected = ❌ Withdrawal <code>{ $id }</code> rejected; { $amount } is back on the user's balance. The user is told.
 admin-completed = ✅ Withdrawal <code>{ $id }</code> completed (tx <code>{ $tx }</code>). The user is told.
 admin-pending-none = No withdrawals awaiting action. 🎉
@@ -136,15 +140,13 @@ admin-kind-adjustment = adjustment
 admin-kind-bonus = bonus
 admin-kind-title-adjustment = Adjustment
 admin-kind-title-bonus = Bonus
-admin-adjust-reason = Reason:
 admin-adjust-confirm =
     <b>Confirm { $kind }</b>
 
     User: { $user }
     Change: <b>{ $change }</b>
     Balance: { $balance } → { $after }
-    { $ref }
-    { $reason_label } { $reason }
+    Reason: { $reason }
 admin-adjust-done =
     ✅ <b>{ $kind } posted</b> by { $admin }
 
@@ -153,7 +155,10 @@ admin-adjust-done =
     Reason: { $reason }
 admin-adjust-cancelled = ✖️ Cancelled by { $admin }: nothing was posted.
 admin-adjust-done-toast = Posted.
-admin-adjust-already = Already posted: this confirmation was used before.
+admin-adjust-unknown = This button has expired: send the command again.
+admin-adjust-expired = This confirmation has expired and nothing was posted: send the command again.
+admin-adjust-used = This confirmation has already been used: nothing more was done.
+admin-adjust-not_yours = Only the admin who sent the command can confirm or cancel it.
 admin-adjust-insufficient = Refused: that would take the balance below zero (it is { $balance } now).
 admin-deposit-reason-overpaid = Paid more than the tolerance allows; nothing credited. Credit posts the invoiced amount (the rest by /adjust), or Close.
 admin-deposit-reason-overpaid_credited = Paid a little more than asked (within tolerance); credited pro rata.

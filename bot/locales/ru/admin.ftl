@@ -26,6 +26,9 @@ admin-wd-status-processing = 🔄 Отправляется
 admin-wd-status-completed = ✅ Завершён
 admin-wd-status-rejected = ❌ Отклонён
 admin-wd-status-cancelled = ↩️ Отменён пользователем
+admin-wd-now-pending = ожидает
+admin-wd-now-approved = одобрен
+admin-wd-now-processing = отправляется
 admin-wd-step-approved = одобрен
 admin-wd-step-processing = отмечен как отправляемый
 admin-wd-step-completed = завершён
@@ -36,7 +39,7 @@ admin-by = — { $who }
 admin-at = в { $when }
 admin-changed = изменён
 admin-ledger-line = { $when } · { $type } { $amount } → { $balance }
-admin-card-title = <b>💸 Вывод { $id }</b> · #{ $row }
+admin-card-title = <b>💸 Вывод { $id }</b>
 admin-card-status = Статус: <b>{ $status }</b>
 admin-card-fees = Комиссии: { $total } (сеть { $network }, сервис { $service })
 admin-card-to-send = К отправке: <b>{ $amount }</b> в { $coin }
@@ -58,14 +61,15 @@ admin-toast-process = Отмечено как отправляемый. Поль
 admin-toast-prompt = Ответьте на моё сообщение ниже.
 admin-reply-needs-text = Пожалуйста, ответьте текстом, ответом на мой вопрос.
 admin-reject-prompt =
-    { $admin }, почему вывод <code>{ $id }</code> ({ $amount }, { $user }, сейчас { $status }) отклонён?
-    Ответьте на это сообщение причиной: её увидит пользователь, а сумма вернётся на его баланс.
-
-    { $ref }
+    { $admin }, почему отклоняется вывод <code>{ $id }</code> ({ $status }, { $amount } для { $user })?
+    Ответьте на это сообщение: причину увидит пользователь, а сумма вернётся на его баланс.
 admin-complete-prompt =
-    { $admin }, ответьте на это сообщение хешем транзакции вывода <code>{ $id }</code>: { $amount } в { $coin } на <code>{ $address }</code>.
-
-    { $ref }
+    { $admin }, какой хеш транзакции у вывода <code>{ $id }</code> ({ $amount } в { $coin } на <code>{ $address }</code>)?
+    Ответьте им на это сообщение.
+admin-prompt-unknown = Я не жду ответа на это сообщение: чтобы отклонить или завершить вывод, нажмите кнопку на его карточке.
+admin-prompt-expired = Этот вопрос устарел, ничего не изменено: нажмите кнопку на карточке ещё раз.
+admin-prompt-used = На этот вопрос уже ответили: больше ничего не изменено.
+admin-prompt-not_yours = Этот вопрос задан другому админу, ничего не изменено: нажмите кнопку на карточке сами.
 admin-rejected = ❌ Вывод <code>{ $id }</code> отклонён; { $amount } вернулось на баланс пользователя. Пользователь уведомлён.
 admin-completed = ✅ Вывод <code>{ $id }</code> завершён (tx <code>{ $tx }</code>). Пользователь уведомлён.
 admin-pending-none = Выводов, ждущих действия, нет. 🎉
@@ -136,15 +140,13 @@ admin-kind-adjustment = корректировку
 admin-kind-bonus = бонус
 admin-kind-title-adjustment = Корректировка
 admin-kind-title-bonus = Бонус
-admin-adjust-reason = Причина:
 admin-adjust-confirm =
     <b>Подтвердите { $kind }</b>
 
     Пользователь: { $user }
     Изменение: <b>{ $change }</b>
     Баланс: { $balance } → { $after }
-    { $ref }
-    { $reason_label } { $reason }
+    Причина: { $reason }
 admin-adjust-done =
     ✅ <b>{ $kind }: проведено</b>, провёл { $admin }
 
@@ -153,7 +155,10 @@ admin-adjust-done =
     Причина: { $reason }
 admin-adjust-cancelled = ✖️ Отменено ({ $admin }): ничего не проведено.
 admin-adjust-done-toast = Проведено.
-admin-adjust-already = Уже проведено: это подтверждение уже использовано.
+admin-adjust-unknown = Эта кнопка устарела: отправьте команду ещё раз.
+admin-adjust-expired = Это подтверждение устарело, ничего не проведено: отправьте команду ещё раз.
+admin-adjust-used = Это подтверждение уже использовано: больше ничего не сделано.
+admin-adjust-not_yours = Подтвердить или отменить может только админ, отправивший команду.
 admin-adjust-insufficient = Отказано: баланс ушёл бы в минус (сейчас { $balance }).
 admin-deposit-reason-overpaid = Оплачено больше допустимого; ничего не зачислено. «Зачислить» проводит сумму счёта (остаток — через /adjust), или «Закрыть».
 admin-deposit-reason-overpaid_credited = Оплачено чуть больше запрошенного (в пределах допуска); зачислено пропорционально.
