@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
@@ -34,6 +34,7 @@ from core.admin import (
     Lookups,
     Refusal,
     StatsService,
+    Taken,
 )
 from core.auth import Admin
 from core.currencies import CurrencyCatalog
@@ -165,11 +166,10 @@ async def _plan(
     adjustments: Adjustments,
     prompts: AdminPrompts,
     kind: TxType,
-    usage: str,
 ) -> None:
     parts = (command.args or "").split(maxsplit=2)
     if len(parts) < 3:
-        await message.answer(usage)
+        await message.answer(texts.BONUS_USAGE if kind is TxType.BONUS else texts.ADJUST_USAGE)
         return
     user_query, amount, reason = parts
     try:
@@ -194,9 +194,7 @@ async def adjust_command(
     adjustments: Adjustments,
     admin_prompts: AdminPrompts,
 ) -> None:
-    await _plan(
-        message, command, admin, adjustments, admin_prompts, TxType.ADJUSTMENT, texts.ADJUST_USAGE
-    )
+    await _plan(message, command, admin, adjustments, admin_prompts, TxType.ADJUSTMENT)
 
 
 async def bonus_command(
@@ -206,36 +204,55 @@ async def bonus_command(
     adjustments: Adjustments,
     admin_prompts: AdminPrompts,
 ) -> None:
-    await _plan(
-        message, command, admin, adjustments, admin_prompts, TxType.BONUS, texts.BONUS_USAGE
-    )
+    await _plan(message, command, admin, adjustments, admin_prompts, TxType.BONUS)
 
 
-async def adjust_button(
-    callback: CallbackQuery,
-    callback_data: AdminAdjustCallback,
-    admin: Admin,
-    adjustments: Adjustments,
-    admin_prompts: AdminPrompts,
-) -> None:
+async def _take_confirmation(
+    callback: CallbackQuery, admin: Admin, admin_prompts: AdminPrompts
+) -> tuple[Message, Taken, AdjustmentTerms] | None:
+    """The confirmation message and its terms, used up; None (the admin was told) if it is
+    gone, not theirs, expired or answered. Cancel uses it up too: a Confirm after it (or a
+    Cancel after a Confirm) finds it answered."""
     confirm = callback.message
     if not isinstance(confirm, Message):
         await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
-        return
-    admin_name = callback.from_user.first_name or str(admin.telegram_id)
-    chat_id, message_id = confirm.chat.id, confirm.message_id
-    # Cancel uses the confirmation up too: a Confirm after it (or a Cancel after a Confirm)
-    # finds it answered.
-    taken = await admin_prompts.take(chat_id, message_id, admin=admin, kinds=CONFIRMATIONS)
+        return None
+    taken = await admin_prompts.take(
+        confirm.chat.id, confirm.message_id, admin=admin, kinds=CONFIRMATIONS
+    )
     if isinstance(taken, Refusal):
         await acknowledge(callback, texts.ADJUST_REFUSAL[taken.value], alert=True)
-        return
+        return None
     terms = taken.what
     assert isinstance(terms, AdjustmentTerms)  # kinds
-    if callback_data.action is ConfirmAction.CANCEL:
-        await acknowledge(callback)
-        await edit_in_place(confirm, texts.admin_adjust_cancelled(admin_name), None)
+    return confirm, taken, terms
+
+
+def _admin_name(callback: CallbackQuery, admin: Admin) -> str:
+    return callback.from_user.first_name or str(admin.telegram_id)
+
+
+async def adjust_cancel(
+    callback: CallbackQuery, admin: Admin, admin_prompts: AdminPrompts
+) -> None:
+    if await _take_confirmation(callback, admin, admin_prompts) is None:
         return
+    assert isinstance(callback.message, Message)  # _take_confirmation
+    await acknowledge(callback)
+    await edit_in_place(
+        callback.message, texts.admin_adjust_cancelled(_admin_name(callback, admin)), None
+    )
+
+
+async def adjust_confirm(
+    callback: CallbackQuery, admin: Admin, adjustments: Adjustments, admin_prompts: AdminPrompts
+) -> None:
+    found = await _take_confirmation(callback, admin, admin_prompts)
+    if found is None:
+        return
+    confirm, taken, terms = found
+    admin_name = _admin_name(callback, admin)
+    chat_id, message_id = confirm.chat.id, confirm.message_id
     try:
         result = await adjustments.post(
             terms.user_telegram_id,
@@ -274,5 +291,10 @@ def create_router() -> Router:
     router.callback_query.register(currency_button, AdminCurrencyCallback.filter())
     router.callback_query.register(currency_page, AdminCurrencyPageCallback.filter())
     router.callback_query.register(sync_button, AdminCurrencySyncCallback.filter())
-    router.callback_query.register(adjust_button, AdminAdjustCallback.filter())
+    router.callback_query.register(
+        adjust_confirm, AdminAdjustCallback.filter(F.action == ConfirmAction.CONFIRM)
+    )
+    router.callback_query.register(
+        adjust_cancel, AdminAdjustCallback.filter(F.action == ConfirmAction.CANCEL)
+    )
     return router

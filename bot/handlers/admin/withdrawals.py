@@ -10,11 +10,11 @@ messages here changes nothing and is told why in one sentence.
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message, ReplyParameters
 
 from bot import keyboards, texts
-from bot.callbacks import CORE_ACTION, AdminWithdrawalCallback
+from bot.callbacks import CORE_ACTION, AdminWithdrawalAction, AdminWithdrawalCallback
 from bot.handlers.admin.access import valid_id
 from bot.handlers.common import acknowledge
 from bot.notifier import Notifier
@@ -80,41 +80,69 @@ async def _ask(
     )
 
 
-async def card_button(
+# Buttons that decide at once, and buttons that ask a question (a reason, a tx hash) first.
+_QUESTIONS = frozenset({AdminWithdrawalAction.REJECT, AdminWithdrawalAction.COMPLETE})
+
+
+async def _card_of(callback: CallbackQuery, callback_data: AdminWithdrawalCallback) -> bool:
+    if not valid_id(callback_data.id) or callback.message is None:
+        await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
+        return False
+    return True
+
+
+async def _refused(callback: CallbackQuery, exc: InvalidTransition, lookups: Lookups) -> None:
+    if not _not_allowed(exc):
+        raise exc
+    await acknowledge(callback, await _already_handled(lookups, exc), alert=True)
+
+
+async def decision_button(
     callback: CallbackQuery,
     callback_data: AdminWithdrawalCallback,
     admin: Admin,
     withdrawal_actions: WithdrawalActions,
     lookups: Lookups,
     notifier: Notifier,
-    admin_prompts: AdminPrompts,
 ) -> None:
-    card = callback.message
-    if not valid_id(callback_data.id) or card is None:
-        await acknowledge(callback, texts.BUTTON_EXPIRED, alert=True)
+    """Approve or Processing: the move is made now."""
+    if not await _card_of(callback, callback_data):
         return
-    actions = withdrawal_actions
     action = CORE_ACTION[callback_data.action]
-    withdrawal_id = callback_data.id
-    name = callback.from_user.first_name or str(admin.telegram_id)
     try:
         if action is WithdrawalAction.APPROVE:
-            await actions.approve(withdrawal_id, admin=admin)
-        elif action is WithdrawalAction.PROCESS:
-            await actions.start_processing(withdrawal_id, admin=admin)
+            await withdrawal_actions.approve(callback_data.id, admin=admin)
         else:
-            view = await actions.check(withdrawal_id, action, admin=admin)
-            await _ask(card, view, action, admin, name, admin_prompts)
-            # Only now: "reply below" is true once an answer will be recognised.
-            await acknowledge(callback, texts.ADMIN_WD_TOAST["prompt"])
-            return
+            await withdrawal_actions.start_processing(callback_data.id, admin=admin)
     except InvalidTransition as exc:
-        if not _not_allowed(exc):
-            raise
-        await acknowledge(callback, await _already_handled(lookups, exc), alert=True)
+        await _refused(callback, exc, lookups)
         return
     notifier.wake()  # the card edit and the user's push
     await acknowledge(callback, texts.ADMIN_WD_TOAST[action.value])
+
+
+async def question_button(
+    callback: CallbackQuery,
+    callback_data: AdminWithdrawalCallback,
+    admin: Admin,
+    withdrawal_actions: WithdrawalActions,
+    lookups: Lookups,
+    admin_prompts: AdminPrompts,
+) -> None:
+    """Reject or Complete: a question the admin answers by replying (bot.handlers prompts)."""
+    if not await _card_of(callback, callback_data):
+        return
+    assert callback.message is not None  # _card_of
+    action = CORE_ACTION[callback_data.action]
+    name = callback.from_user.first_name or str(admin.telegram_id)
+    try:
+        view = await withdrawal_actions.check(callback_data.id, action, admin=admin)
+        await _ask(callback.message, view, action, admin, name, admin_prompts)
+    except InvalidTransition as exc:
+        await _refused(callback, exc, lookups)
+        return
+    # Only now: "reply below" is true once an answer will be recognised.
+    await acknowledge(callback, texts.ADMIN_WD_TOAST["prompt"])
 
 
 async def _act(
@@ -168,6 +196,9 @@ async def prompt_answer(
 def create_router() -> Router:
     """Behind the admin gate (see bot.handlers.admin)."""
     router = Router(name=__name__)
-    router.callback_query.register(card_button, AdminWithdrawalCallback.filter())
+    router.callback_query.register(
+        question_button, AdminWithdrawalCallback.filter(F.action.in_(_QUESTIONS))
+    )
+    router.callback_query.register(decision_button, AdminWithdrawalCallback.filter())
     router.message.register(prompt_answer, replied_to_bot)
     return router
