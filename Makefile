@@ -30,7 +30,7 @@ lint: $(STAMP)
 PYTEST_WORKERS ?= 2
 
 test: lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ledger
