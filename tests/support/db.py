@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -47,13 +48,26 @@ class DbServer:
             with_database(url, "postgres"), isolation_level="AUTOCOMMIT", pool_size=_DROPPERS
         )
         self.created: list[str] = []
+        self._file_copy: bool | None = None
 
     async def create(self, name: str, template: str | None = None) -> str:
         async with self.admin.connect() as conn:
             suffix = f" TEMPLATE {template}" if template else ""
+            if template and await self._copies_files(conn):
+                suffix += " STRATEGY FILE_COPY"
             await conn.exec_driver_sql(f"CREATE DATABASE {name}{suffix}")
         self.created.append(name)
         return with_database(self.url, name)
+
+    async def _copies_files(self, conn: AsyncConnection) -> bool:
+        """Whether clones are made file by file (PostgreSQL 15+). The default there, WAL_LOG,
+        copies a template through shared buffers: each clone's pages are dirty, and the
+        checkpoint every DROP DATABASE waits for writes them all out again (measured: 1.6 s per
+        clone to drop, against 0.3 s to create and 0.05 s to drop with FILE_COPY)."""
+        if self._file_copy is None:
+            version = await conn.exec_driver_sql("SHOW server_version_num")
+            self._file_copy = int(version.scalar_one()) >= 150000
+        return self._file_copy
 
     async def drop_all(self) -> None:
         """Several at once: PostgreSQL 15 checkpoints for every DROP DATABASE, and concurrent
