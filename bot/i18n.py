@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from fluent.runtime import FluentBundle, FluentResource
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
@@ -66,6 +67,7 @@ class Catalog:
         self.root = root
         self.bundles: dict[str, FluentBundle] = {}
         self.files: dict[str, dict[str, Path]] = {}
+        self._plain: dict[tuple[str, str], str] = {}
         for locale in LOCALES:
             # Bidi isolation marks would show up as stray characters in Telegram.
             bundle = FluentBundle([locale], use_isolating=False)
@@ -83,6 +85,14 @@ class Catalog:
         return set(self.files[locale])
 
     def render(self, locale: str, key: str, args: Mapping[str, Any]) -> str:
+        if not args:  # a text without arguments never changes: format it once
+            plain = self._plain.get((locale, key))
+            if plain is None:
+                plain = self._plain[(locale, key)] = self._format(locale, key, args)
+            return plain
+        return self._format(locale, key, args)
+
+    def _format(self, locale: str, key: str, args: Mapping[str, Any]) -> str:
         bundle = self.bundles[locale_for(locale)]
         if not bundle.has_message(key):
             raise MissingText(f"{locale}: no text {key!r}")
@@ -93,6 +103,16 @@ class Catalog:
         if errors:
             raise MissingText(f"{locale}: text {key!r}: {errors[0]}")
         return str(text)
+
+
+@cache
+def babel_locale(locale: str) -> Locale:
+    """Babel's locale object, parsed once (a locale string is parsed again on every call)."""
+    return Locale.parse(locale)
+
+
+def current_babel_locale() -> Locale:
+    return babel_locale(_current.get())
 
 
 @cache

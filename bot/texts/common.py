@@ -18,7 +18,7 @@ from typing import Any
 from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal
 
-from bot.i18n import current_locale, has_text, t
+from bot.i18n import current_babel_locale, current_locale, has_text, t
 from core.currencies import split_code
 from core.errors import InvalidAmount
 from core.money import CENT, to_decimal
@@ -44,7 +44,7 @@ def usd(value: Decimal, *, signed: bool = False) -> str:
     """A USD amount to the cent in the current locale: '$1,234.50' / '1 234,50 $'; with
     ``signed`` a '+' on gains. A loss always has a plain '-' (parse_usd reads it back)."""
     amount = to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-    body = str(format_currency(abs(amount), "USD", locale=current_locale()))
+    body = str(format_currency(abs(amount), "USD", locale=current_babel_locale()))
     if amount < 0:
         return f"-{body}"
     return f"+{body}" if signed and amount > 0 else body
@@ -52,7 +52,7 @@ def usd(value: Decimal, *, signed: bool = False) -> str:
 
 def number(value: int | Decimal) -> str:
     """A count or an exact decimal in the locale's digits grouping, never rounded."""
-    return str(format_decimal(value, locale=current_locale(), decimal_quantization=False))
+    return str(format_decimal(value, locale=current_babel_locale(), decimal_quantization=False))
 
 
 def crypto(value: object) -> str:
