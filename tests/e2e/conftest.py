@@ -5,7 +5,6 @@ one on the shared e2e database. Helpers are in tests/support/e2e.py.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -17,10 +16,9 @@ from bot.app import App, build_app
 from bot.middlewares.throttling import Clock
 from bot.notifier import NotifierTuning, Renderer
 from core.config import NotifierSettings
-from core.db.session import create_engine, create_session_factory
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import FakeTelegram
-from tests.support.db import Db, DbServer
+from tests.support.db import Db, DbServer, clone
 from tests.support.e2e import FAST, MakeApp, app_settings
 
 
@@ -42,10 +40,9 @@ async def np() -> AsyncIterator[FakeNowPayments]:
 async def e2e_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
     """A database of the e2e tests' own: the apps here run a notifier, which must not send
     other test modules' outbox rows."""
-    url = await db_server.create(f"paybot_test_e2e_{secrets.token_hex(4)}", template=template_db)
-    engine = create_engine(url, pool_size=10)
-    yield Db(url, engine, create_session_factory(engine))
-    await engine.dispose()
+    db = await clone(db_server, template_db, label="e2e_", pool_size=10)
+    yield db
+    await db.engine.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ FakeTelegram, FakeNowPayments and a database of this module's own."""
 from __future__ import annotations
 
 import itertools
-import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,14 +28,13 @@ from bot.handlers.deposit import send_invoice
 from bot.qr import qr_png
 from bot.states import DepositFlow
 from core.db.models import User
-from core.db.session import create_engine, create_session_factory
 from core.deposits.poller import Poller
 from core.deposits.schedule import Schedule
 from core.deposits.views import PaymentView, payment_uri, plain, recent_for_user
 from core.users import get_by_telegram_id
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import Call, FakeTelegram, StoredMessage, image_info
-from tests.support.db import Db, DbServer, next_telegram_id
+from tests.support.db import Db, DbServer, clone, next_telegram_id
 from tests.support.e2e import MakeApp, press, say
 
 D = Decimal
@@ -76,13 +74,9 @@ async def np() -> AsyncIterator[FakeNowPayments]:
 
 @pytest.fixture(scope="module")
 async def flows_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
-    url = await db_server.create(f"paybot_test_depflow_{secrets.token_hex(4)}", template_db)
-    engine = create_engine(url, pool_size=10)
-    db = Db(url, engine, create_session_factory(engine))
-    async with db.sessions.begin() as session:
-        await session.execute(COINS)
+    db = await clone(db_server, template_db, COINS, label="depflow_", pool_size=10)
     yield db
-    await engine.dispose()
+    await db.engine.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ command menu is published per language."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -17,10 +16,9 @@ from sqlalchemy import text
 from bot.app import App
 from bot.callbacks import DepositCurrencyCallback, LanguageCallback, MenuAction, MenuCallback
 from core import outbox
-from core.db.session import create_engine, create_session_factory
 from core.users import get_by_telegram_id
 from tests.fakes.telegram import FakeTelegram
-from tests.support.db import Db, DbServer, make_user, next_telegram_id, post_deposit
+from tests.support.db import Db, DbServer, clone, make_user, next_telegram_id, post_deposit
 from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, MakeApp, press, say
 
 NBSP = "\u00a0"
@@ -32,13 +30,9 @@ COINS = text(
 
 @pytest.fixture(scope="module")
 async def locale_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
-    url = await db_server.create(f"paybot_test_locale_{secrets.token_hex(4)}", template_db)
-    engine = create_engine(url, pool_size=10)
-    db = Db(url, engine, create_session_factory(engine))
-    async with db.sessions.begin() as session:
-        await session.execute(COINS)
+    db = await clone(db_server, template_db, COINS, label="locale_", pool_size=10)
     yield db
-    await engine.dispose()
+    await db.engine.dispose()
 
 
 async def press_ru(tg: FakeTelegram, user: int, message_id: int, data: str) -> None:

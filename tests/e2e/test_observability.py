@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import signal
 import sys
 import time
@@ -22,14 +21,13 @@ from sqlalchemy.engine import make_url
 from bot.app import App, build_app
 from core import metrics
 from core.config import ObservabilitySettings
-from core.db.session import create_engine, create_session_factory
 from core.deposits.flows import create_deposit
 from core.deposits.poller import Poller
 from core.deposits.schedule import Schedule
 from core.withdrawals.service import WithdrawalService
 from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.fakes.telegram import FakeTelegram
-from tests.support.db import Db, DbServer, make_user, next_telegram_id
+from tests.support.db import Db, DbServer, clone, make_user, next_telegram_id
 from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, FAST, app_settings, say
 from tests.support.paths import ROOT
 from tests.support.process import child_env
@@ -48,12 +46,7 @@ Start = Callable[[Db], Awaitable[App]]
 
 
 async def _own_db(db_server: DbServer, template_db: str) -> Db:
-    url = await db_server.create(f"paybot_test_obs_{secrets.token_hex(4)}", template_db)
-    engine = create_engine(url, pool_size=10)
-    db = Db(url, engine, create_session_factory(engine))
-    async with db.sessions.begin() as session:
-        await session.execute(COINS)
-    return db
+    return await clone(db_server, template_db, COINS, label="obs_", pool_size=10)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ withdrawals and restarts. Against FakeTelegram and a database of this module's o
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -27,10 +26,9 @@ from bot.callbacks import (
 from bot.states import WithdrawFlow
 from core import ledger
 from core.db.models import TxType
-from core.db.session import create_engine, create_session_factory
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import Call, FakeTelegram, StoredMessage
-from tests.support.db import Db, DbServer, balance, make_user, post_deposit
+from tests.support.db import Db, DbServer, balance, clone, make_user, post_deposit
 from tests.support.e2e import ADMIN_CHAT, FAST, MakeApp, app_settings, press, say
 
 D = Decimal
@@ -58,13 +56,9 @@ MENU = MenuCallback(action=MenuAction.MENU).pack()
 
 @pytest.fixture(scope="module")
 async def flows_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
-    url = await db_server.create(f"paybot_test_wdflow_{secrets.token_hex(4)}", template_db)
-    engine = create_engine(url, pool_size=10)
-    db = Db(url, engine, create_session_factory(engine))
-    async with db.sessions.begin() as session:
-        await session.execute(COINS)
+    db = await clone(db_server, template_db, COINS, label="wdflow_", pool_size=10)
     yield db
-    await engine.dispose()
+    await db.engine.dispose()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -93,11 +93,24 @@ class DbServer:
             await self.admin.dispose()
 
 
-async def clone(db_server: DbServer, template: str) -> Db:
-    name = f"paybot_test_{RUN}_{secrets.token_hex(3)}"
+async def clone(
+    db_server: DbServer,
+    template: str,
+    *seed: Executable,
+    label: str = "",
+    pool_size: int = 20,
+) -> Db:
+    """A database of the template's, with ``seed`` statements run in one transaction. The name
+    carries the run, so a database a crashed run left behind can be traced to it."""
+    name = f"paybot_test_{label}{RUN}_{secrets.token_hex(3)}"
     url = await db_server.create(name, template=template)
-    engine = create_engine(url, pool_size=20)
-    return Db(url, engine, create_session_factory(engine))
+    engine = create_engine(url, pool_size=pool_size)
+    db = Db(url, engine, create_session_factory(engine))
+    if seed:
+        async with db.sessions.begin() as session:
+            for statement in seed:
+                await session.execute(statement)
+    return db
 
 
 def next_telegram_id() -> int:
