@@ -618,6 +618,9 @@ class _StoredFile:
     path: str
 
 
+_MESSAGE_ID_RANGES = itertools.count(1, 100_000)
+
+
 @dataclass(slots=True)
 class _Chat:
     obj: Json
@@ -739,6 +742,7 @@ class FakeTelegram:
         enforce_limits: bool = False,
         latency: float = 0.0,
         first_update_id: int = 1,
+        first_message_id: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -746,6 +750,12 @@ class FakeTelegram:
         if not sep or not bot_id.isdigit() or not secret:
             raise ValueError("token must look like '<digits>:<secret>'")
         self.token = token
+        # A real chat's message ids only grow, so a database that outlives this fake (one per
+        # test, one database per module) must never see an id again: each fake starts its
+        # chats in a range of its own unless told otherwise.
+        self.first_message_id = (
+            next(_MESSAGE_ID_RANGES) if first_message_id is None else first_message_id
+        )
         # What the flood windows are measured by; a test may move its own clock instead.
         self.flood_clock: Callable[[], float] = time.monotonic
         self.bot_id = int(bot_id)
@@ -1457,7 +1467,11 @@ class FakeTelegram:
             obj = {"id": chat_id, "type": chat_type, "title": title or f"Group {-chat_id}"}
         else:
             raise ValueError(f"unsupported chat type {chat_type!r}")
-        chat = _Chat(obj=obj, user=user if chat_type == "private" else None)
+        chat = _Chat(
+            obj=obj,
+            user=user if chat_type == "private" else None,
+            last_message_id=self.first_message_id - 1,
+        )
         self._chats[chat_id] = chat
         if "username" in obj:
             self._chats_by_username[str(obj["username"]).lower()] = chat_id

@@ -84,6 +84,7 @@ MOVES = {
     "cancel": ({S.PENDING}, S.CANCELLED),
 }
 OPEN = (S.PENDING, S.APPROVED, S.PROCESSING)
+TAKEN_BACK = (S.PENDING, S.APPROVED)
 NEXT = {S.PENDING: "approve", S.APPROVED: "process", S.PROCESSING: "complete"}
 cents = st.integers(min_value=1, max_value=30_000).map(lambda c: D(c).scaleb(-2))
 pick = st.integers(min_value=0, max_value=10_000)
@@ -265,6 +266,16 @@ class Money(RuleBasedStateMachine):
             if w.status not in OPEN:
                 return
             self.decide(self.withdrawals.index(w), NEXT[w.status])
+
+    @precondition(lambda self: any(w.status in TAKEN_BACK for w in self.withdrawals))
+    @rule(which=pick, by_user=st.booleans())
+    def take_back(self, which: int, by_user: bool) -> None:
+        """A user cancels or an admin rejects an open withdrawal, so refunds happen in every
+        draw: like ``advance``, a walk that only picks moves at random may never reach one."""
+        open_ = [w for w in self.withdrawals if w.status in TAKEN_BACK]
+        w = open_[which % len(open_)]
+        move = "cancel" if by_user and w.status is S.PENDING else "reject"
+        self.decide(self.withdrawals.index(w), move)
 
     # --- admin adjustments --------------------------------------------------------------------
 

@@ -163,6 +163,22 @@ async def test_dispatcher_polling_end_to_end(tg: FakeTelegram) -> None:
     assert tg.commands() == [{"command": "start", "description": "Start"}]
 
 
+async def test_message_ids_never_repeat_across_fakes() -> None:
+    """The e2e database outlives each test's fake, and rows are keyed by message id (admin
+    questions): a new fake must not hand out an id an earlier one did, as a real chat never
+    does. An explicit start is kept."""
+    async with FakeTelegram() as first, FakeTelegram() as second:
+        ids = [
+            fake.send_text(USER, f"/start {n}")["message"]["message_id"]
+            for fake in (first, second)
+            for n in range(3)
+        ]
+    assert len(set(ids)) == 6
+    assert ids[3] > ids[2]
+    async with FakeTelegram(first_message_id=1) as fixed:
+        assert fixed.send_text(USER, "/start")["message"]["message_id"] == 1
+
+
 async def test_get_updates_offset_confirmation(tg: FakeTelegram, bot: Bot) -> None:
     ids = [tg.send_text(USER, f"m{i}")["update_id"] for i in range(4)]
 
@@ -452,8 +468,8 @@ async def test_groups_and_privacy_mode(tg: FakeTelegram, bot: Bot) -> None:
     assert message.chat.id == GROUP and message.from_user is not None
     assert message.from_user.id == USER
     assert updates[1].message is not None and updates[1].message.reply_to_message is not None
-    # message ids are per chat
-    assert tg.send_text(USER, "/start")["message"]["message_id"] == 1
+    # message ids are per chat, each chat counting from the fake's own start
+    assert tg.send_text(USER, "/start")["message"]["message_id"] == tg.first_message_id
     chat = await bot.get_chat(GROUP)
     assert chat.type == "supergroup"
 
@@ -526,7 +542,8 @@ async def test_many_concurrent_users(tg: FakeTelegram) -> None:
         await asyncio.gather(*(user_flow(u) for u in users))
         elapsed = time.monotonic() - started
     assert len(tg.calls("sendMessage")) == 500
-    assert [m["message_id"] for m in tg.sent_messages(5000)] == list(range(2, 12))
+    first = tg.first_message_id
+    assert [m["message_id"] for m in tg.sent_messages(5000)] == list(range(first + 1, first + 11))
     assert elapsed < 10
 
 
