@@ -23,6 +23,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.tls import client_context
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _P = ParamSpec("_P")
@@ -260,7 +262,10 @@ class CountingTransport(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport | None = None, connections: int = 10):
         # httpx ignores a client's `limits` once a transport is given: they are set here.
         self._inner = inner or httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+            verify=client_context(),
+            limits=httpx.Limits(
+                max_connections=connections, max_keepalive_connections=connections
+            ),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

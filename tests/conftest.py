@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from core.db.models import User
 from core.db.session import create_engine, server_url
 from core.migrate import run_alembic
 from tests.support.db import RUN, Db, DbServer, clone, make_user
+from tests.support.process import ForkServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,6 +108,14 @@ async def fresh_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
 async def empty_database(db_server: DbServer) -> str:
     """A database with no schema at all (migration tests)."""
     return await db_server.create(f"paybot_test_empty_{RUN}_{secrets.token_hex(3)}")
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    """Bot processes forked from one that imported the bot once (started on first use)."""
+    server = ForkServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture

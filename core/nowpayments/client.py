@@ -54,6 +54,7 @@ from core.nowpayments.models import (
     loads_json,
     normalize_id,
 )
+from core.tls import client_context
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ class NowPaymentsClient:
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             transport=transport,
+            verify=client_context(),
             timeout=httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections

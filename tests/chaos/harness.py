@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import signal
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -66,7 +64,7 @@ from core.withdrawals import WithdrawalService
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import FakeTelegram
 from tests.support.money import ADDRESSES, TX_HASHES, add_currencies
-from tests.support.process import child_env
+from tests.support.process import ForkedBot, ForkServer, child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_CHAT = -1_005_550_001
@@ -201,113 +199,30 @@ def driver_settings() -> Settings:
     )
 
 
-# ``python -m bot run``, forked: importing aiogram's types costs seconds of CPU per process, so
-# one zygote imports once and forks a fresh process per start, which runs bot/__main__.py as
-# __main__ exactly as ``python -m bot run`` does. Children are reaped by the kernel (SIGCHLD
-# ignored in the zygote); a child that exits by itself leaves its status in EXIT_DIR/<pid>.
-ZYGOTE = """
-import os, runpy, signal, sys, traceback
-import bot.__main__, bot.app, bot.handlers
-signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-exits = os.environ["PAYBOT_CHAOS_EXIT_DIR"]
-for line in sys.stdin:
-    pid = os.fork()
-    if pid:
-        sys.stdout.write(f"{pid}\\n")
-        sys.stdout.flush()
-        continue
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.close(0)
-    os.setpgid(0, 0)
-    sys.argv = ["bot", "run"]
-    code = 1
-    try:
-        runpy.run_module("bot", run_name="__main__", alter_sys=True)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        with open(os.path.join(exits, str(os.getpid())), "w") as f:
-            f.write(str(code))
-        sys.stderr.flush()
-        os._exit(code)
-"""
-
-
-class Zygote:
-    def __init__(self, proc: asyncio.subprocess.Process, exits: Path) -> None:
-        self.proc = proc
-        self.exits = exits
-
-    @classmethod
-    async def start(cls, env: dict[str, str], log: Any, exits: Path) -> Zygote:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            ZYGOTE,
-            cwd=ROOT,
-            env={**env, "PAYBOT_CHAOS_EXIT_DIR": str(exits)},
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-        )
-        return cls(proc, exits)
-
-    async def fork(self, tg: FakeTelegram) -> Bot:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        mark = tg.mark()
-        self.proc.stdin.write(b"go\n")
-        await self.proc.stdin.drain()
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 120)
-        if not line:
-            raise RuntimeError("the zygote died (see the bot log)")
-        return Bot(int(line), mark, self.exits)
-
-    async def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 10)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
-
-
 class Bot:
-    """One forked ``python -m bot run`` (see ZYGOTE); its stderr goes to the log file."""
+    """One ``python -m bot run``, forked by the fork server (tests/support/zygote.py: importing
+    aiogram's types costs seconds of CPU per interpreter, and this run starts a dozen)."""
 
-    def __init__(self, pid: int, mark: int, exits: Path) -> None:
-        self.pid = pid
+    def __init__(self, forked: ForkedBot, mark: int) -> None:
+        self.forked = forked
         self.mark = mark  # the fake's call log position when it started
-        self.exits = exits
 
     @property
     def alive(self) -> bool:
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        return self.forked.returncode is None
 
     @property
     def returncode(self) -> int | None:
-        """None while it runs; -9 when killed (no status written)."""
-        if self.alive:
-            return None
-        status = self.exits / str(self.pid)
-        return int(status.read_text()) if status.exists() else -9
+        """None while it runs; minus the signal when killed."""
+        return self.forked.returncode
 
     async def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        self.forked.kill()
         if not await wait_until(lambda: not self.alive, 10):
-            raise RuntimeError(f"bot {self.pid} survived SIGKILL")
+            raise RuntimeError(f"bot {self.forked.pid} survived SIGKILL")
 
     async def stop(self, timeout: float) -> int:  # noqa: ASYNC109
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
+        self.forked.send_signal(signal.SIGTERM)
         if not await wait_until(lambda: not self.alive, timeout):
             await self.kill()
         code = self.returncode
@@ -646,9 +561,20 @@ async def _check(sessions: async_sessionmaker[AsyncSession], tally: Tally, when:
     tally.violations.extend(f"{when}: {v}" for v in found)
 
 
-async def run_crash(db_url: str, options: CrashOptions) -> Tally:
+async def run_crash(db_url: str, options: CrashOptions, forks: ForkServer | None = None) -> Tally:
     """Kill the bot ``options.kills`` times under load; settle; count. ``db_url``: a migrated,
-    empty database of the caller's."""
+    empty database of the caller's; ``forks``: the test process's fork server, else one of the
+    run's own."""
+    own_forks = forks is None
+    forks = forks or ForkServer()
+    try:
+        return await _run_crash(db_url, options, forks)
+    finally:
+        if own_forks:
+            forks.close()
+
+
+async def _run_crash(db_url: str, options: CrashOptions, forks: ForkServer) -> Tally:
     seed = options.seed if options.seed is not None else random.randrange(2**32)
     rng = random.Random(seed)
     tally = Tally(seed=seed)
@@ -658,69 +584,65 @@ async def run_crash(db_url: str, options: CrashOptions) -> Tally:
     engine = create_engine(db_url, pool_size=5)
     sessions = create_session_factory(engine)
     log_path = Path(tempfile.gettempdir()) / f"paybot_crash_{seed}.log"
-    with log_path.open("ab") as log, tempfile.TemporaryDirectory() as exit_dir:
-        exits = Path(exit_dir)
-        async with FakeTelegram() as tg, FakeNowPayments(seed=seed) as np:
-            tg.max_poll_timeout = 1.0
-            tg.add_chat(ADMIN_CHAT, title="admins")
-            await add_currencies(sessions)
-            users = await make_users(sessions, tg, options.users)
-            await fund(sessions, users)
-            client = NowPaymentsClient(
-                np.api_key, np.base_url, max_retries=0, max_requests_per_second=10_000.0
-            )
-            driver = Driver(rng, sessions, tg, np, client, users, tally)
-            env = bot_env(tg, np, db_url)
-            work = asyncio.create_task(driver.run())
-            zygote = await Zygote.start(env, log, exits)
-            bot: Bot | None = None
-            try:
-                for _ in range(options.kills):
-                    bot = await _go(zygote, tg, tally)
-                    if rng.random() < options.early_kill_share:
-                        await asyncio.sleep(rng.uniform(0.0, 0.5))
-                    else:
-                        await _working(bot, tg, np)
-                        await asyncio.sleep(rng.uniform(0.0, options.max_uptime))
-                    await bot.kill()
-                    tally.kills += 1
-                    if options.expire_notifier_leases:
-                        await expire_notifier_leases(sessions)
-                    await _check(sessions, tally, f"after kill {tally.kills}")
-                    say(
-                        f"kill {tally.kills} at {time.monotonic() - began:.1f} s:"
-                        f" {len(tally.violations)} violations so far"
-                    )
-                driver.stop.set()
-                await work
-                bot = await _go(zygote, tg, tally)
-                await _ready(bot, tg)
-                tally.settled = await wait_until(
-                    lambda: _drain_late(driver, sessions, tg), options.settle_timeout, 0.2
+    bots: list[Bot] = []
+    async with FakeTelegram() as tg, FakeNowPayments(seed=seed) as np:
+        tg.max_poll_timeout = 1.0
+        tg.add_chat(ADMIN_CHAT, title="admins")
+        await add_currencies(sessions)
+        users = await make_users(sessions, tg, options.users)
+        await fund(sessions, users)
+        client = NowPaymentsClient(
+            np.api_key, np.base_url, max_retries=0, max_requests_per_second=10_000.0
+        )
+        driver = Driver(rng, sessions, tg, np, client, users, tally)
+        env = bot_env(tg, np, db_url)
+        work = asyncio.create_task(driver.run())
+        bot: Bot | None = None
+        try:
+            for _ in range(options.kills):
+                bot = await _go(forks, env, tg, tally, bots)
+                if rng.random() < options.early_kill_share:
+                    await asyncio.sleep(rng.uniform(0.0, 0.5))
+                else:
+                    await _working(bot, tg, np)
+                    await asyncio.sleep(rng.uniform(0.0, options.max_uptime))
+                await bot.kill()
+                tally.kills += 1
+                if options.expire_notifier_leases:
+                    await expire_notifier_leases(sessions)
+                await _check(sessions, tally, f"after kill {tally.kills}")
+                say(
+                    f"kill {tally.kills} at {time.monotonic() - began:.1f} s:"
+                    f" {len(tally.violations)} violations so far"
                 )
-                tally.exit_code = await bot.stop(timeout=20)
-            finally:
-                if bot is not None:  # an error above: no process may outlive the run
-                    await bot.kill()
-                await zygote.close()
-                driver.stop.set()
-                if not work.done():
-                    work.cancel()
-                with contextlib.suppress(BaseException):
-                    await work
-                await client.aclose()
-            await _check(sessions, tally, "at the end")
-            await count_pushes(sessions, tg, tally)
-            await count_cards(sessions, tg, tally)
-            await _final_counts(sessions, tally)
-            if tg.internal_errors:
-                tally.problems.append(f"fake Telegram errors: {tg.internal_errors[:3]}")
+            driver.stop.set()
+            await work
+            bot = await _go(forks, env, tg, tally, bots)
+            await _ready(bot, tg)
+            tally.settled = await wait_until(
+                lambda: _drain_late(driver, sessions, tg), options.settle_timeout, 0.2
+            )
+            tally.exit_code = await bot.stop(timeout=20)
+        finally:
+            if bot is not None:  # an error above: no process may outlive the run
+                await bot.kill()
+            driver.stop.set()
+            if not work.done():
+                work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+            await client.aclose()
+        await _check(sessions, tally, "at the end")
+        await count_pushes(sessions, tg, tally)
+        await count_cards(sessions, tg, tally)
+        await _final_counts(sessions, tally)
+        if tg.internal_errors:
+            tally.problems.append(f"fake Telegram errors: {tg.internal_errors[:3]}")
     await engine.dispose()
     tally.seconds = time.monotonic() - began
     if not tally.ok:
+        log_path.write_text("".join(f"--- bot {b.forked.pid}\n{b.forked.stderr}" for b in bots))
         tally.problems.append(f"bot logs: {log_path}")
-    else:
-        log_path.unlink(missing_ok=True)
     return tally
 
 
@@ -731,10 +653,13 @@ async def _drain_late(
     return not driver.late and await _settled(sessions, tg)
 
 
-async def _go(zygote: Zygote, tg: FakeTelegram, tally: Tally) -> Bot:
+async def _go(
+    forks: ForkServer, env: dict[str, str], tg: FakeTelegram, tally: Tally, bots: list[Bot]
+) -> Bot:
     """A new process; while the killed one's polling lock is still held (exit 3), another."""
     for _ in range(50):
-        bot = await zygote.fork(tg)
+        bot = Bot(await forks.start(env), tg.mark())
+        bots.append(bot)
         tally.starts += 1
         exited = await wait_until(lambda: not bot.alive, 0.3)  # noqa: B023
         if not exited or bot.returncode != 3:

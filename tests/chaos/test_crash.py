@@ -11,13 +11,16 @@ import os
 
 from tests.chaos.harness import CrashOptions, run_crash
 from tests.support.db import Db
+from tests.support.process import ForkServer
 
 KILLS = 10
 
 
-async def test_killed_bot_loses_no_money_and_no_push(fresh_db: Db) -> None:
+async def test_killed_bot_loses_no_money_and_no_push(
+    fresh_db: Db, fork_server: ForkServer
+) -> None:
     seed = int(os.environ["PAYBOT_CRASH_SEED"]) if os.environ.get("PAYBOT_CRASH_SEED") else None
-    tally = await run_crash(fresh_db.url, CrashOptions(kills=KILLS, seed=seed))
+    tally = await run_crash(fresh_db.url, CrashOptions(kills=KILLS, seed=seed), fork_server)
     print(tally.report())  # shown with -s; on failure in the assertion (the seed first)
     assert tally.ok, tally.report()
     assert tally.kills == KILLS and tally.checks == KILLS + 1

@@ -1,7 +1,7 @@
-"""The real process (`python -m bot run`) logging at DEBUG, as text and as JSON, while the
-provider and Telegram fail: ids come out as fields, httpx stays quiet, and no secret (bot token,
-API key, provider password, database password) reaches the output. /healthz and /metrics of
-the same process answer over HTTP."""
+"""The real process (`python -m bot run`, forked by tests/support/zygote.py) logging at DEBUG,
+as text and as JSON, while the provider and Telegram fail: ids come out as fields, httpx stays
+quiet, and no secret (bot token, API key, provider password, database password) reaches the
+output. /healthz and /metrics of the same process answer over HTTP."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from core.db.models import Payment
 from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.fakes.telegram import FakeTelegram
 from tests.support.db import Db, make_user
-from tests.support.process import BotProcess, bot_env
+from tests.support.process import ForkServer, bot_env
 
 DB_PASSWORD = "db-Pa55-w0rd-xyz"  # local trust auth ignores it; the process must still hide it
 
@@ -69,7 +69,11 @@ async def last_error(db: Db, payment_id: int) -> str | None:
 
 @pytest.mark.parametrize("json_format", [False, True], ids=["text", "json"])
 async def test_debug_logs_carry_ids_and_no_secrets(
-    tg: FakeTelegram, np: FakeNowPayments, fresh_db: Db, json_format: bool
+    tg: FakeTelegram,
+    np: FakeNowPayments,
+    fresh_db: Db,
+    json_format: bool,
+    fork_server: ForkServer,
 ) -> None:
     payment_id = await due_payment(fresh_db)
     url = make_url(fresh_db.url).set(password=DB_PASSWORD).render_as_string(hide_password=False)
@@ -89,7 +93,7 @@ async def test_debug_logs_carry_ids_and_no_secrets(
     np.inject("get_payment", Fault.UNAUTHORIZED)
     np.inject("full_currencies", Fault.SERVER_ERROR, status=500)
     tg.fail_next("getUpdates", 502, times=2)
-    bot = await BotProcess.start(env)
+    bot = await fork_server.start(env)
     try:
         await tg.wait_for(lambda c: c.method == "setMyCommands", timeout=60)
         deadline = time.monotonic() + 30
@@ -110,11 +114,11 @@ async def test_debug_logs_carry_ids_and_no_secrets(
         async with httpx.AsyncClient() as client:
             health = await client.get(f"http://127.0.0.1:{port}/healthz")
             scraped = await client.get(f"http://127.0.0.1:{port}/metrics")
-        bot.proc.send_signal(signal.SIGTERM)
+        bot.send_signal(signal.SIGTERM)
         code, stderr = await bot.finish()
     finally:
-        if bot.proc.returncode is None:
-            bot.proc.kill()
+        if bot.returncode is None:
+            bot.kill()
     assert code == 0, stderr[-3000:]
     assert health.status_code == 200, health.text
     assert 'paybot_provider_requests_total{endpoint="/v1/payment/{id}",outcome="4xx"}' in (

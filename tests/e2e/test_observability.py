@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
@@ -30,7 +29,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.support.db import Db, DbServer, clone, make_user, next_telegram_id
 from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, FAST, app_settings, say
 from tests.support.paths import ROOT
-from tests.support.process import child_env
+from tests.support.process import ForkServer, child_env
 
 COINS = text(
     """
@@ -294,7 +293,9 @@ async def test_id_answers_in_private_and_in_a_group_without_admins(
     assert metrics.installed() is None
 
 
-async def test_ids_command_answers_with_nothing_but_the_token(tg: FakeTelegram) -> None:
+async def test_ids_command_answers_with_nothing_but_the_token(
+    tg: FakeTelegram, fork_server: ForkServer
+) -> None:
     """`python -m bot ids` before anything else is configured (no admins, no API key, no
     database): /id answers in private and in a group, and the ids are printed."""
     env = child_env()
@@ -303,17 +304,7 @@ async def test_ids_command_answers_with_nothing_but_the_token(tg: FakeTelegram) 
         "PAYBOT_TELEGRAM__BOT_TOKEN": tg.token,
         "PAYBOT_TELEGRAM__API_BASE_URL": tg.api_base,
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "ids",
-        cwd=ROOT,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await fork_server.start(env, "ids")
     try:
         await tg.wait_for(lambda c: c.method == "getUpdates", timeout=60)
         user = next_telegram_id()
@@ -324,13 +315,12 @@ async def test_ids_command_answers_with_nothing_but_the_token(tg: FakeTelegram) 
         group = await tg.wait_for_message(ADMIN_CHAT, since=mark)
         assert group["text"].startswith(f"This chat's id: {ADMIN_CHAT}")
         proc.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        code, err = await proc.finish()
     finally:
         if proc.returncode is None:
             proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, err.decode()
-    printed = out.decode()
+    assert code == 0, err
+    printed = proc.stdout
     assert f"chat {user} (private): user {user}" in printed
     assert f"chat {ADMIN_CHAT} (supergroup 'Admins'): user {ADMIN_ID}" in printed
-    assert tg.token not in printed + err.decode()
+    assert tg.token not in printed + err

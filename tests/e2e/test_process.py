@@ -1,5 +1,7 @@
 """The process: `python -m bot run` as a subprocess against the fakes, graceful and bounded
-shutdown, one poller per token, and a malformed token."""
+shutdown, one poller per token, and a malformed token. The first test execs the command itself;
+the others fork it from the fork server (tests/support/zygote.py), which runs the same
+bot/__main__.py without importing aiogram again."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import FakeTelegram
 from tests.support.db import Db, next_telegram_id
 from tests.support.e2e import MakeApp, app_settings, say
-from tests.support.process import BotProcess, bot_env
+from tests.support.process import BotProcess, ForkServer, bot_env
 
 
 async def test_run_answers_and_sigterm_waits_for_the_handler_in_flight(
@@ -38,11 +40,11 @@ async def test_run_answers_and_sigterm_waits_for_the_handler_in_flight(
         mark = tg.mark()
         tg.send_text(user, "/balance")
         await asyncio.sleep(0.5)
-        bot.proc.send_signal(signal.SIGTERM)
+        bot.send_signal(signal.SIGTERM)
         code, stderr = await bot.finish()
     finally:
-        if bot.proc.returncode is None:
-            bot.proc.kill()
+        if bot.returncode is None:
+            bot.kill()
     assert code == ExitCode.OK, stderr
     answer = await tg.wait_for_message(user, since=mark, timeout=0.1)
     assert "Your balance" in answer["text"]
@@ -52,11 +54,11 @@ async def test_run_answers_and_sigterm_waits_for_the_handler_in_flight(
 
 
 async def test_a_second_instance_with_the_same_token_refuses_to_start(
-    make_app: MakeApp, tg: FakeTelegram, np: FakeNowPayments, e2e_db: Db
+    make_app: MakeApp, tg: FakeTelegram, np: FakeNowPayments, e2e_db: Db, fork_server: ForkServer
 ) -> None:
     await make_app(e2e_db)  # holds the polling lock
     mark = tg.mark()
-    second = await BotProcess.start(bot_env(tg, np, e2e_db.url))
+    second = await fork_server.start(bot_env(tg, np, e2e_db.url))
     code, stderr = await second.finish(60)
     assert code == ExitCode.ALREADY_RUNNING
     assert "already running for bot id 123456789" in stderr
@@ -69,10 +71,11 @@ async def test_malformed_token_exits_2_naming_the_setting(
     np: FakeNowPayments,
     e2e_db: Db,
     capsys: pytest.CaptureFixture[str],
+    fork_server: ForkServer,
 ) -> None:
     # Through the CLI: the config check refuses it before the bot is built.
     env = bot_env(tg, np, e2e_db.url, PAYBOT_TELEGRAM__BOT_TOKEN="12345:not a token")
-    code, stderr = await (await BotProcess.start(env)).finish()
+    code, stderr = await (await fork_server.start(env)).finish()
     assert code == ExitCode.CONFIG
     assert "telegram.bot_token" in stderr and "not a token" not in stderr
 

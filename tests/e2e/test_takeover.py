@@ -1,4 +1,5 @@
-"""Crash recovery with real processes: `python -m bot run` is SIGKILLed while it holds an outbox
+"""Crash recovery with real processes: `python -m bot run` (forked by tests/support/zygote.py)
+is SIGKILLed while it holds an outbox
 row (its send hangs in the fake Telegram) and a payment lease (its status request hangs in the
 fake NOWPayments); the next process takes both over at once (within 10 s of its start), not
 after the leases (300 s here; 60 s by default on main, where this test fails)."""
@@ -17,7 +18,7 @@ from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.fakes.telegram import FakeTelegram
 from tests.support.db import Db, make_user
 from tests.support.deposits import add_coins, seed_payments
-from tests.support.process import BotProcess, bot_env
+from tests.support.process import ForkServer, bot_env
 
 # Leases far longer than the test may take: only the take-over at start can pass it.
 LEASES = {
@@ -45,7 +46,7 @@ async def scalar(db: Db, sql: str, **params: object) -> object:
 
 
 async def test_a_killed_process_claims_are_taken_over_by_the_next_one(
-    tg: FakeTelegram, np: FakeNowPayments, fresh_db: Db
+    tg: FakeTelegram, np: FakeNowPayments, fresh_db: Db, fork_server: ForkServer
 ) -> None:
     user = await make_user(fresh_db.sessions)
     tg.add_chat(user.telegram_id)
@@ -56,7 +57,7 @@ async def test_a_killed_process_claims_are_taken_over_by_the_next_one(
     # The first process claims the push and the payment, and hangs on both.
     tg.hang_chat(user.telegram_id)
     np.inject("get_payment", Fault.HANG)
-    first = await BotProcess.start(env)
+    first = await fork_server.start(env)
     try:
         await tg.wait_for(lambda c: c.method == "setMyCommands", timeout=120)
         async with fresh_db.sessions.begin() as session:
@@ -78,12 +79,12 @@ async def test_a_killed_process_claims_are_taken_over_by_the_next_one(
             "SELECT lease_until > now() FROM notifications WHERE dedup_key = 'takeover-1'",
         )
         assert leased is True and claimed is True
-        first.proc.send_signal(signal.SIGKILL)
+        first.send_signal(signal.SIGKILL)
         code, _ = await first.finish()
         assert code == -signal.SIGKILL
     finally:
-        if first.proc.returncode is None:
-            first.proc.kill()
+        if first.returncode is None:
+            first.kill()
     # Telegram and the provider work again; the dead process's requests are dropped unanswered.
     tg.unhang_chat(user.telegram_id)
     np.heal()
@@ -91,7 +92,7 @@ async def test_a_killed_process_claims_are_taken_over_by_the_next_one(
 
     mark = tg.mark()
     started = time.monotonic()
-    second = await BotProcess.start(env)
+    second = await fork_server.start(env)
     try:
         # "Started" is when the process holds the lock and asks Telegram who it is: before
         # that the interpreter is importing (aiogram's models alone take seconds on a loaded
@@ -104,11 +105,11 @@ async def test_a_killed_process_claims_are_taken_over_by_the_next_one(
             since=up,
         )
         checked = await within(10, lambda: np.requests["get_payment"] >= 2, since=up)
-        second.proc.send_signal(signal.SIGTERM)
+        second.send_signal(signal.SIGTERM)
         code, stderr = await second.finish()
     finally:
-        if second.proc.returncode is None:
-            second.proc.kill()
+        if second.returncode is None:
+            second.kill()
     assert code == 0, stderr
     print(
         f"takeover: up {up - started:.2f} s after the spawn; then the push in {pushed:.2f} s,"
