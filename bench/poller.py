@@ -30,8 +30,8 @@ from bench.common import throwaway_database
 from core import ledger
 from core.config import PaymentsSettings, Settings
 from core.db.session import create_engine, create_session_factory
+from core.deposits import DepositService
 from core.deposits.poller import PollCounts, Poller
-from core.deposits.schedule import Schedule
 from core.nowpayments import NowPaymentsClient
 
 FIRST_ID = 5_000_000_001
@@ -225,7 +225,9 @@ async def bench(url: str, provider: Provider, args: argparse.Namespace) -> None:
     await seed(url, args.payments, provider.pay_amount)
     engine = create_engine(url, pool_size=max(10, args.concurrency))
     sessions = create_session_factory(engine)
-    settings = Settings(payments=PaymentsSettings(poll_concurrency=args.concurrency))
+    # Checked payments are not due again within the run.
+    payments = PaymentsSettings(poll_concurrency=args.concurrency, poll_interval_seconds=3600)
+    settings = Settings(payments=payments)
     client = NowPaymentsClient(
         provider.api_key,
         provider.base_url,
@@ -234,13 +236,11 @@ async def bench(url: str, provider: Provider, args: argparse.Namespace) -> None:
         max_connections=args.concurrency,
         timeout=30,
     )
-    # Checked payments are not due again within the run.
-    schedule = Schedule(base_seconds=3600, error_base_seconds=3600)
     poller = Poller(
         sessions,
         client,
         settings,
-        schedule=schedule,
+        policy=DepositService(sessions, client, settings).policy,
         batch_size=args.batch,
         concurrency=args.concurrency,
         children_scan_seconds=None,

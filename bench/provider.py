@@ -1,7 +1,7 @@
 """Provider budget: a user's "create deposit" while the currency sync and the poller are busy.
 
 The fake NOWPayments runs in a process of its own with 200 coins, N pending payments (default
-10,000) and an added latency per request. The real service (core.deposits.flows.create_deposit: DB
+10,000) and an added latency per request. The real service (DepositService.create: DB
 row, POST /payment, settle) is timed K times, one call every --gap seconds, in three phases of
 the same run:
 
@@ -33,15 +33,14 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.common import throwaway_database
 from bench.poller import AMOUNT, FIRST_ID, make_due, seed
-from core import currencies, deposits
+from core import currencies
 from core.config import NowPaymentsSettings, PaymentsSettings, Settings
 from core.db.session import create_engine, create_session_factory
+from core.deposits import DepositService
 from core.deposits.poller import Poller
-from core.deposits.schedule import Schedule
 from core.nowpayments import NowPaymentsClient
 from core.nowpayments.budget import Lane, run_in_lane
 
@@ -104,9 +103,7 @@ class Phase:
 
 
 async def user_calls(
-    sessions: async_sessionmaker[AsyncSession],
-    client: NowPaymentsClient,
-    settings: Settings,
+    service: DepositService,
     user_ids: Sequence[int],
     calls: int,
     gap: float,
@@ -115,9 +112,7 @@ async def user_calls(
 
     async def one(user_id: int) -> float:
         started = time.perf_counter()
-        await deposits.create_deposit(
-            sessions, client, settings, user_id=user_id, amount_usd=DEPOSIT, currency_code="BTC"
-        )
+        await service.create(user_id=user_id, amount_usd=DEPOSIT, currency_code="BTC")
         return time.perf_counter() - started
 
     tasks = []
@@ -138,7 +133,9 @@ async def phase(
 ) -> Phase:
     engine = create_engine(url, pool_size=20)
     sessions = create_session_factory(engine)
-    settings = Settings(payments=PaymentsSettings(poll_concurrency=10))
+    # Checked payments are not due again within the phase.
+    payments = PaymentsSettings(poll_concurrency=10, poll_interval_seconds=3600)
+    settings = Settings(payments=payments)
     client = NowPaymentsClient(
         provider.api_key,
         provider.base_url,
@@ -147,6 +144,7 @@ async def phase(
         catalog_requests_per_second=PRODUCTION.catalog_requests_per_second,
         timeout=30,
     )
+    service = DepositService(sessions, client, settings)  # its policy serves the poller too
     stop = asyncio.Event()
     poll: asyncio.Task[None] | None = None
     sync: asyncio.Task[None] | None = None
@@ -156,7 +154,7 @@ async def phase(
             sessions,
             client,
             settings,
-            schedule=Schedule(base_seconds=3600, error_base_seconds=3600),
+            policy=service.policy,
             batch_size=200,
             concurrency=10,
             children_scan_seconds=None,
@@ -166,7 +164,7 @@ async def phase(
         sync = asyncio.create_task(currencies.keep_synced(sessions, catalog, stop))
         await asyncio.sleep(args.warmup)  # let both fill the budget's queue
     user_ids = await users(url)
-    seconds = await user_calls(sessions, client, settings, user_ids, args.calls, args.gap)
+    seconds = await user_calls(service, user_ids, args.calls, args.gap)
     stop.set()
     stopping = time.perf_counter()
     sync_stop = None

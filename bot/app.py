@@ -359,7 +359,12 @@ def build_app(
         polling=polling,
         lock=PollingLock(url, bot.id) if lock else None,
         payment_poller=(
-            PaymentBackground(sessions, nowpayments, settings, catalog) if payment_poller else None
+            # The deposit service's policy: one per process, shared with the handlers.
+            PaymentBackground(
+                sessions, nowpayments, settings, catalog, policy=services.deposits.policy
+            )
+            if payment_poller
+            else None
         ),
         metrics=registry,
         health=health,

@@ -15,6 +15,7 @@ from core.admin import reconcile_and_alert
 from core.config import Settings
 from core.currencies import CurrencyCatalog
 from core.deposits.poller import Poller
+from core.deposits.settlement import SettlePolicy
 from core.nowpayments import NowPaymentsClient
 from core.nowpayments.budget import Lane, run_in_lane
 
@@ -38,10 +39,12 @@ class PaymentBackground:
         client: NowPaymentsClient,
         settings: Settings,
         catalog: CurrencyCatalog,
+        *,
+        policy: SettlePolicy,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
-        self._poller = Poller(sessions, client, settings)
+        self.poller = Poller(sessions, client, settings, policy=policy)
         self._catalog = catalog
 
     async def _reconcile(self, stop_event: asyncio.Event) -> None:
@@ -61,7 +64,7 @@ class PaymentBackground:
         # A TaskGroup: if one loop dies, the other is cancelled and the app sees the failure.
         async with asyncio.TaskGroup() as group:
             # Background lane: users' provider calls are served first (core.nowpayments.budget).
-            poll = self._poller.run_forever(stop_event)
+            poll = self.poller.run_forever(stop_event)
             group.create_task(run_in_lane(Lane.BACKGROUND, poll))
             group.create_task(currencies.keep_synced(self._sessions, self._catalog, stop_event))
             group.create_task(self._reconcile(stop_event))

@@ -89,7 +89,7 @@ async def create_deposit(
     amount_usd: Decimal | str,
     currency_code: str,
     fixed_rate: bool = False,
-    policy: SettlePolicy | None = None,
+    policy: SettlePolicy,
     now: datetime | None = None,
 ) -> PaymentView:
     """Create a deposit and return what to show: pay_amount, pay_address, memo, expires_at,
@@ -101,7 +101,6 @@ async def create_deposit(
     ProviderUnavailable (unreachable, rate_limited, not_authorized; outcome_unknown with
     ``payment``: the poller will attach or fail it and notify the user).
     """
-    policy = policy or SettlePolicy.from_settings(settings)
     payments = settings.payments
     amount = _usd(amount_usd)
     if amount < payments.min_deposit_usd:

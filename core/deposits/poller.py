@@ -39,7 +39,6 @@ from core import metrics
 from core.config import Settings
 from core.db.models import PaymentStatus
 from core.deposits.flows import reconcile_creating
-from core.deposits.schedule import Schedule
 from core.deposits.settlement import (
     LATE_CHECKED,
     BeforeCommit,
@@ -165,7 +164,7 @@ class Poller:
         client: NowPaymentsClient,
         settings: Settings,
         *,
-        schedule: Schedule | None = None,
+        policy: SettlePolicy,
         batch_size: int | None = None,
         concurrency: int | None = None,
         lease_seconds: float | None = None,
@@ -176,8 +175,10 @@ class Poller:
         payments = settings.payments
         self._sessions = sessions
         self._client = client
-        self.schedule = schedule or Schedule.from_settings(payments)
-        self.policy = SettlePolicy.from_settings(settings, schedule=self.schedule)
+        # The deposit service's policy (one per process, built in the composition root): the
+        # poller settles by the same rules as the user's "check status" and the admin tools.
+        self.policy = policy
+        self.schedule = policy.schedule
         self._batch_size = batch_size or payments.poll_batch_size
         self._limit = concurrency or payments.poll_concurrency
         # Shared by overlapping batches: at most `concurrency` checks in flight in all.

@@ -13,7 +13,7 @@ from core.currencies import list_active
 from core.db.models import Currency
 from core.deposits import flows, review
 from core.deposits.review import ReviewDecision, ReviewResult
-from core.deposits.settlement import SettlePolicy
+from core.deposits.settlement import Outcome, SettlePolicy
 from core.deposits.views import PaymentView, find_view, recent_for_user
 from core.nowpayments import NowPaymentsClient
 
@@ -28,7 +28,8 @@ class DepositLimits:
 
 
 class DepositService:
-    """Create, check, list and review deposits. The policy is derived from the settings once."""
+    """Create, check, list and review deposits. The policy is derived from the settings once,
+    here: the payment poller is handed this one (bot.app), so both settle by the same rules."""
 
     def __init__(
         self,
@@ -101,6 +102,12 @@ class DepositService:
         """By row id, internal id (PAY_...) or provider payment id."""
         async with self._sessions() as session:
             return await find_view(session, ref)
+
+    async def reconcile_creating(self, payment_id: int) -> Outcome:
+        """Resolve a deposit whose create reply was lost. See flows.reconcile_creating."""
+        return await flows.reconcile_creating(
+            self._sessions, self._client, self.policy, payment_id
+        )
 
     # --- admins -----------------------------------------------------------------------------
 

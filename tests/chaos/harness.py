@@ -2,7 +2,7 @@
 mixed money workload, and SIGKILL at random moments.
 
 The driver (this process) plays users, admins and the provider: it creates deposits through
-``core.deposits.flows.create_deposit`` (what the bot's deposit flow calls) and scripts the fake's
+``DepositService.create`` (what the bot's deposit flow calls) and scripts the fake's
 answers (finished, partial, over-paid, expired, failed, and late: paid after it expired), asks
 for withdrawals, approves them by pressing the card's button in the admin chat (handled by the
 bot, so a kill can cut it off: the driver presses again later), rejects, cancels, processes
@@ -55,7 +55,7 @@ from core.config import (
 )
 from core.db.models import TxType, User
 from core.db.session import create_engine, create_session_factory
-from core.deposits.flows import create_deposit
+from core.deposits import DepositService
 from core.errors import PaybotError
 from core.invariants import check_database
 from core.nowpayments import NowPaymentsClient
@@ -265,10 +265,10 @@ class Driver:
         self.sessions = sessions
         self.tg = tg
         self.np = np
-        self.client = client
         self.users = users
         self.tally = tally
         self.settings = driver_settings()
+        self.deposits = DepositService(sessions, client, self.settings)
         self.withdrawals = WithdrawalService(sessions, self.settings)
         self.late: dict[int, str] = {}  # payment id -> provider id, paid after expiry
         self.blocked: set[int] = set()
@@ -297,10 +297,7 @@ class Driver:
 
     async def deposit(self, user: User) -> None:
         scenario = self.rng.choices(list(SCENARIOS), weights=list(SCENARIOS.values()))[0]
-        view = await create_deposit(
-            self.sessions,
-            self.client,
-            self.settings,
+        view = await self.deposits.create(
             user_id=user.id,
             amount_usd=Decimal(self.rng.randint(20, 150)),
             currency_code="BTC",

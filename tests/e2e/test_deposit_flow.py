@@ -27,15 +27,15 @@ from bot.callbacks import (
 from bot.handlers.deposit import send_invoice
 from bot.qr import qr_png
 from bot.states import DepositFlow
+from core.background import PaymentBackground
 from core.db.models import User
 from core.deposits.poller import Poller
-from core.deposits.schedule import Schedule
 from core.deposits.views import PaymentView, payment_uri, plain, recent_for_user
 from core.users import get_by_telegram_id
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import Call, FakeTelegram, StoredMessage, image_info
 from tests.support.db import Db, DbServer, clone, next_telegram_id
-from tests.support.e2e import MakeApp, press, say
+from tests.support.e2e import MakeApp, deposit_service, press, say
 
 D = Decimal
 
@@ -156,6 +156,17 @@ async def answered(tg: FakeTelegram, query: str, since: int) -> None:
 # --- tests ---------------------------------------------------------------------------------------
 
 
+async def test_the_poller_and_the_handlers_share_one_policy(
+    make_app: MakeApp, flows_db: Db
+) -> None:
+    app = await make_app(flows_db, start=False)
+    background = app.payment_poller
+    assert isinstance(background, PaymentBackground)
+    # Built once in the composition root: the poller settles by the handlers' very rules.
+    assert background.poller.policy is deposit_service(app).policy
+    assert background.poller.schedule is deposit_service(app).policy.schedule
+
+
 async def test_deposit_through_the_poller(
     app: App, tg: FakeTelegram, np: FakeNowPayments, flows_db: Db
 ) -> None:
@@ -209,7 +220,8 @@ async def test_deposit_through_the_poller(
             text("UPDATE payments SET next_check_at = now() WHERE id = :id"), {"id": view.id}
         )
     mark = tg.mark()
-    poller = Poller(app.sessions, app.nowpayments, app.settings, schedule=Schedule())
+    policy = deposit_service(app).policy
+    poller = Poller(app.sessions, app.nowpayments, app.settings, policy=policy)
     await poller.run_once()  # the app's own poller may have taken it first: same outcome
     push = await tg.wait_for_message(user, contains="Deposit credited", since=mark)
     assert "Credited: $25.00" in push["text"] and "Balance: $25.00" in push["text"]

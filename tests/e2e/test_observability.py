@@ -20,14 +20,12 @@ from sqlalchemy.engine import make_url
 from bot.app import App, build_app
 from core import metrics
 from core.config import ObservabilitySettings
-from core.deposits.flows import create_deposit
 from core.deposits.poller import Poller
-from core.deposits.schedule import Schedule
 from core.withdrawals.service import WithdrawalService
 from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.fakes.telegram import FakeTelegram
 from tests.support.db import Db, DbServer, clone, make_user, next_telegram_id
-from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, FAST, app_settings, say
+from tests.support.e2e import ADMIN_CHAT, ADMIN_ID, FAST, app_settings, deposit_service, say
 from tests.support.paths import ROOT
 from tests.support.process import ForkServer, child_env
 
@@ -184,10 +182,7 @@ async def test_metrics_follow_a_real_deposit_and_withdrawal(
     before = await scrape(app)
     user = await make_user(obs_db.sessions)
     tg.add_chat(user.telegram_id)  # the user has written to the bot before
-    view = await create_deposit(
-        app.sessions,
-        app.nowpayments,
-        app.settings,
+    view = await deposit_service(app).create(
         user_id=user.id,
         amount_usd="25",
         currency_code="BTC",
@@ -204,7 +199,8 @@ async def test_metrics_follow_a_real_deposit_and_withdrawal(
         await session.execute(
             text("UPDATE payments SET next_check_at = now() WHERE id = :id"), {"id": view.id}
         )
-    poller = Poller(app.sessions, app.nowpayments, app.settings, schedule=Schedule())
+    policy = deposit_service(app).policy
+    poller = Poller(app.sessions, app.nowpayments, app.settings, policy=policy)
     await poller.run_once()  # the app's own poller may have taken it first: same outcome
     await tg.wait_for_message(user.telegram_id, contains="Deposit credited")
     # The notifier marks the row sent just after Telegram took the message.

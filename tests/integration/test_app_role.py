@@ -52,7 +52,7 @@ from tests.support.db import (
     new_withdrawal,
     post_deposit,
 )
-from tests.support.deposits import COINS, FAST, drive, make_policy
+from tests.support.deposits import COINS, drive, make_service
 from tests.support.settings import make_settings
 from tests.support.withdrawals import ADMIN_A, ADMIN_B, CURRENCIES, TRX, TX_HASH
 
@@ -365,26 +365,16 @@ async def test_ledger_rows_need_their_cause(app_db: Db, attacker: asyncpg.Connec
 async def test_the_money_paths_work_as_the_app_role(
     app_db: Db, fake: FakeNowPayments, client: NowPaymentsClient
 ) -> None:
-    from core import deposits
-
     user = await make_user(app_db.sessions)
     settings = make_settings()
-    policy = make_policy()
+    service = make_service(app_db, client)
     for amount in ("60", "5"):  # one settled by "check status", one by the poller
-        view = await deposits.create_deposit(
-            app_db.sessions,
-            client,
-            settings,
-            user_id=user.id,
-            amount_usd=amount,
-            currency_code="BTC",
-            policy=policy,
-        )
+        view = await service.create(user_id=user.id, amount_usd=amount, currency_code="BTC")
         assert view.provider_payment_id is not None
         fake.play(view.provider_payment_id, "finished")
         if amount == "60":
             assert (await drive(app_db, client, user, view.id))[-1] == "finished"
-    poller = Poller(app_db.sessions, client, settings, schedule=FAST)
+    poller = Poller(app_db.sessions, client, settings, policy=service.policy)
     for _ in range(12):
         await poller.run_once()
         if (await ledger_balance(app_db, user.id)).balance == D("65.00"):

@@ -24,9 +24,9 @@ from core.nowpayments import NowPaymentsClient
 from tests.fakes.nowpayments import FakeNowPayments, Fault
 from tests.support.db import Db, make_user
 from tests.support.deposits import (
-    FAST,
     deposits_of,
     make_policy,
+    make_service,
     notes_of,
     payment_row,
     pro_rata,
@@ -46,22 +46,15 @@ async def user(deposit_db: Db) -> User:
 async def create(
     db: Db, client: NowPaymentsClient, user: User, amount: str = "10", **payments: Any
 ) -> deposits.PaymentView:
-    return await deposits.create_deposit(
-        db.sessions,
-        client,
-        make_settings(**payments),
-        user_id=user.id,
-        amount_usd=amount,
-        currency_code="BTC",
-        policy=make_policy(**payments),
-    )
+    service = make_service(db, client, **payments)
+    return await service.create(user_id=user.id, amount_usd=amount, currency_code="BTC")
 
 
 async def check(
     db: Db, client: NowPaymentsClient, user: User, payment_id: int, policy: SettlePolicy = POLICY
 ) -> deposits.PaymentView:
-    return await deposits.check_status(
-        db.sessions, client, policy, user_telegram_id=user.telegram_id, payment_id=payment_id
+    return await make_service(db, client, policy).check_status(
+        user_telegram_id=user.telegram_id, payment_id=payment_id
     )
 
 
@@ -208,11 +201,12 @@ async def test_defaults_are_the_safe_ones() -> None:
 
 
 def poller(db: Db, client: NowPaymentsClient) -> Poller:
+    settings = make_settings()
     return Poller(
         db.sessions,
         client,
-        make_settings(),
-        schedule=FAST,
+        settings,
+        policy=make_service(db, client).policy,
         lease_seconds=30.0,
         children_scan_seconds=None,
     )

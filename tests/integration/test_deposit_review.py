@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from core import deposits
 from core.db.models import Payment, User
+from core.deposits import DepositService
 from core.deposits import review as deposit_review
 from core.deposits.review import ReviewDecision
 from core.deposits.settlement import STATUS_KIND, Outcome, ledger_key, settle
@@ -19,20 +21,21 @@ from tests.support.db import Db, balance, make_user
 from tests.support.deposits import (
     deposits_of,
     events_of,
-    make_policy,
+    make_service,
     notes_of,
     payment_row,
     pro_rata,
 )
-from tests.support.settings import ADMIN, make_settings
+from tests.support.settings import ADMIN
 
 D = Decimal
 ADMIN_2 = ADMIN + 1
-SETTINGS = make_settings()
-TWO_ADMINS = SETTINGS.model_copy(
-    update={"telegram": SETTINGS.telegram.model_copy(update={"admin_ids": [ADMIN, ADMIN_2]})}
-)
-HOLD = make_policy(partial_payment_policy="hold")
+
+
+def service(db: Db, client: NowPaymentsClient, **settings: Any) -> DepositService:
+    """What the bot's deposit handlers and the admin's review buttons call; partial payments
+    are held for review (the default, said here because these tests rely on it)."""
+    return make_service(db, client, partial_payment_policy="hold", **settings)
 
 
 @pytest.fixture
@@ -41,9 +44,7 @@ async def user(deposit_db: Db) -> User:
 
 
 async def new_deposit(db: Db, client: NowPaymentsClient, user: User) -> deposits.PaymentView:
-    return await deposits.create_deposit(
-        db.sessions, client, SETTINGS, user_id=user.id, amount_usd="20", currency_code="BTC"
-    )
+    return await service(db, client).create(user_id=user.id, amount_usd="20", currency_code="BTC")
 
 
 async def held(db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User) -> int:
@@ -52,8 +53,8 @@ async def held(db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: U
     assert view.provider_payment_id is not None
     fake.play(view.provider_payment_id, "partially_paid")
     for _ in range(12):
-        seen = await deposits.check_status(
-            db.sessions, client, HOLD, user_telegram_id=user.telegram_id, payment_id=view.id
+        seen = await service(db, client).check_status(
+            user_telegram_id=user.telegram_id, payment_id=view.id
         )
         if seen.is_final:
             break
@@ -70,8 +71,8 @@ async def test_credit_posts_what_arrived_once_and_tells_the_user(
     expected = pro_rata(row.amount_usd, row.actually_paid, row.pay_amount)
     assert D("0") < expected < D("20")
 
-    result = await deposit_review.decide(
-        deposit_db.sessions, SETTINGS, payment_id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
+    result = await service(deposit_db, client).review(
+        payment_id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
     )
     assert (result.credited, result.balance) == (expected, expected)
     assert await deposits_of(deposit_db, user.id) == [
@@ -84,9 +85,7 @@ async def test_credit_posts_what_arrived_once_and_tells_the_user(
     assert told["reason"] == "review_credit" and D(told["balance_usd"]) == expected
 
     with pytest.raises(InvalidTransition) as again:
-        await deposit_review.decide(
-            deposit_db.sessions,
-            SETTINGS,
+        await service(deposit_db, client).review(
             payment_id,
             ReviewDecision.CLOSE,
             admin_telegram_id=ADMIN,
@@ -100,12 +99,11 @@ async def test_two_admins_at_once_credit_exactly_once(
     deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
 ) -> None:
     payment_id = await held(deposit_db, client, fake, user)
+    two_admins = service(deposit_db, client, admin_ids=[ADMIN, ADMIN_2])
 
     async def press(admin: int, decision: ReviewDecision) -> object:
         try:
-            return await deposit_review.decide(
-                deposit_db.sessions, TWO_ADMINS, payment_id, decision, admin_telegram_id=admin
-            )
+            return await two_admins.review(payment_id, decision, admin_telegram_id=admin)
         except InvalidTransition as exc:
             return exc.reason
 
@@ -127,8 +125,8 @@ async def test_close_moves_no_money_and_tells_the_waiting_user(
     deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
 ) -> None:
     payment_id = await held(deposit_db, client, fake, user)
-    result = await deposit_review.decide(
-        deposit_db.sessions, SETTINGS, payment_id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
+    result = await service(deposit_db, client).review(
+        payment_id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
     )
     assert result.credited is None
     assert await deposits_of(deposit_db, user.id) == []
@@ -144,9 +142,7 @@ async def test_refusals_change_nothing(
     payment_id = await held(deposit_db, client, fake, user)
     before = await payment_row(deposit_db, payment_id)
     with pytest.raises(Forbidden):
-        await deposit_review.decide(
-            deposit_db.sessions,
-            SETTINGS,
+        await service(deposit_db, client).review(
             payment_id,
             ReviewDecision.CREDIT,
             admin_telegram_id=user.telegram_id,
@@ -156,9 +152,7 @@ async def test_refusals_change_nothing(
         assert row is not None
         row.actually_paid = None
     with pytest.raises(InvalidTransition) as unknown:
-        await deposit_review.decide(
-            deposit_db.sessions,
-            SETTINGS,
+        await service(deposit_db, client).review(
             payment_id,
             ReviewDecision.CREDIT,
             admin_telegram_id=ADMIN,
@@ -172,8 +166,8 @@ async def test_refusals_change_nothing(
 
 
 async def check(db: Db, client: NowPaymentsClient, user: User, payment_id: int) -> str:
-    view = await deposits.check_status(
-        db.sessions, client, HOLD, user_telegram_id=user.telegram_id, payment_id=payment_id
+    view = await service(db, client).check_status(
+        user_telegram_id=user.telegram_id, payment_id=payment_id
     )
     return view.status
 
@@ -192,16 +186,16 @@ async def test_a_payment_still_in_progress_is_never_credited_by_review(
     async with deposit_db.sessions() as session:
         assert await deposit_review.review_options(session, view.id) == (True, None)
     with pytest.raises(InvalidTransition) as refused:
-        await deposit_review.decide(
-            deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
+        await service(deposit_db, client).review(
+            view.id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
         )
     assert (refused.value.reason, refused.value.params["status"]) == (
         "nothing_to_credit",
         "confirming",
     )
     assert await deposits_of(deposit_db, user.id) == []
-    await deposit_review.decide(
-        deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
+    await service(deposit_db, client).review(
+        view.id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
     )
     # The provider finishes it later: settled as usual, in full, under the payment's key.
     fake.set_status(view.provider_payment_id, "finished", actually_paid=view.pay_amount)
@@ -217,14 +211,14 @@ async def test_review_credits_what_the_provider_says_last(
     payment_id = await held(deposit_db, client, fake, user)
     row = await payment_row(deposit_db, payment_id)
     fake.set_status(row.provider_payment_id, "finished", actually_paid=row.pay_amount)
-    rechecked = await deposits.recheck(  # an admin asks the provider again
-        deposit_db.sessions, client, HOLD, admin_id=ADMIN, payment_ref=payment_id
+    rechecked = await service(deposit_db, client).recheck(  # an admin asks the provider again
+        admin_id=ADMIN, payment_ref=payment_id
     )
     assert rechecked.status == "partially_paid"  # ours stays; the alert says what changed
     async with deposit_db.sessions() as session:
         assert await deposit_review.review_options(session, payment_id) == (True, D("20.00"))
-    result = await deposit_review.decide(
-        deposit_db.sessions, SETTINGS, payment_id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
+    result = await service(deposit_db, client).review(
+        payment_id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
     )
     assert result.credited == D("20.00")
     assert await balance(deposit_db, user) == D("20.00")
@@ -233,24 +227,16 @@ async def test_review_credits_what_the_provider_says_last(
 async def test_a_closed_price_review_lets_the_payment_settle_on_our_terms(
     deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
 ) -> None:
-    view = await deposits.create_deposit(
-        deposit_db.sessions,
-        client,
-        SETTINGS,
-        user_id=user.id,
-        amount_usd="20",
-        currency_code="BTC",
-    )
+    svc = service(deposit_db, client)
+    view = await svc.create(user_id=user.id, amount_usd="20", currency_code="BTC")
     assert view.provider_payment_id is not None and view.pay_amount is not None
-    policy = make_policy()
+    policy = svc.policy  # settle is driven by hand here: replies edited before they land
     priced = (await client.get_payment(view.provider_payment_id)).model_copy(
         update={"price_amount": D("150")}
     )
     assert (await settle(deposit_db.sessions, view.id, priced, policy)).outcome is Outcome.ALERTED
     assert (await payment_row(deposit_db, view.id)).needs_review
-    await deposit_review.decide(
-        deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN
-    )
+    await svc.review(view.id, ReviewDecision.CLOSE, admin_telegram_id=ADMIN)
     again = await settle(deposit_db.sessions, view.id, priced, policy)  # the same price again
     assert again.outcome is Outcome.UNCHANGED
     assert not (await payment_row(deposit_db, view.id)).needs_review  # the decision stands
@@ -266,15 +252,9 @@ async def test_a_closed_price_review_lets_the_payment_settle_on_our_terms(
 async def test_an_overpayment_waits_in_review_and_credit_posts_the_invoice(
     deposit_db: Db, client: NowPaymentsClient, fake: FakeNowPayments, user: User
 ) -> None:
-    policy = make_policy()
-    view = await deposits.create_deposit(
-        deposit_db.sessions,
-        client,
-        SETTINGS,
-        user_id=user.id,
-        amount_usd="20",
-        currency_code="BTC",
-    )
+    svc = service(deposit_db, client)
+    policy = svc.policy  # settle is driven by hand here: the reply is checked step by step
+    view = await svc.create(user_id=user.id, amount_usd="20", currency_code="BTC")
     assert view.provider_payment_id is not None and view.pay_amount is not None
     fake.set_status(view.provider_payment_id, "finished", actually_paid=view.pay_amount * 5)
     reply = await client.get_payment(view.provider_payment_id)
@@ -282,8 +262,6 @@ async def test_an_overpayment_waits_in_review_and_credit_posts_the_invoice(
     assert held.outcome is Outcome.HELD and held.credited is None
     async with deposit_db.sessions() as session:  # the invoice at most; the rest by /adjust
         assert await deposit_review.review_options(session, view.id) == (True, D("20.00"))
-    done = await deposit_review.decide(
-        deposit_db.sessions, SETTINGS, view.id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN
-    )
+    done = await svc.review(view.id, ReviewDecision.CREDIT, admin_telegram_id=ADMIN)
     assert done.credited == D("20.00")
     assert await balance(deposit_db, user) == D("20.00")

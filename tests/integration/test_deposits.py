@@ -1,5 +1,6 @@
-"""Deposits end to end: create_deposit, check_status and settle through the real client against
-the fake provider, on real PostgreSQL (a database of this module's own)."""
+"""Deposits end to end: DepositService (create, check status, recheck, reads) and settle
+through the real client against the fake provider, on real PostgreSQL (a database of this
+module's own)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,15 @@ from core import deposits
 from core.db.models import User
 from core.deposits import settlement
 from core.deposits.schedule import Schedule
-from core.deposits.settlement import ALERT_KIND, REVIEW_KIND, STATUS_KIND, Outcome, settle
-from core.deposits.views import list_by_status, payment_uri, plain, recent_for_user
+from core.deposits.settlement import (
+    ALERT_KIND,
+    REVIEW_KIND,
+    STATUS_KIND,
+    Outcome,
+    SettlePolicy,
+    settle,
+)
+from core.deposits.views import list_by_status, payment_uri, plain
 from core.errors import (
     CurrencyUnavailable,
     Forbidden,
@@ -36,15 +44,15 @@ from tests.support.deposits import (
     events_of,
     make_client,
     make_policy,
+    make_service,
     notes_of,
     payment_row,
     pro_rata,
     rows,
 )
-from tests.support.settings import ADMIN, ADMIN_CHAT, make_settings
+from tests.support.settings import ADMIN, ADMIN_CHAT
 
 D = Decimal
-SETTINGS = make_settings()
 POLICY = make_policy()
 
 
@@ -54,17 +62,17 @@ async def user(deposit_db: Db) -> User:
 
 
 async def create(
-    db: Db, client: NowPaymentsClient, user: User, amount: str = "25", code: str = "BTC", **kw: Any
+    db: Db,
+    client: NowPaymentsClient,
+    user: User,
+    amount: str = "25",
+    code: str = "BTC",
+    *,
+    policy: SettlePolicy = POLICY,
+    fixed_rate: bool = False,
 ) -> deposits.PaymentView:
-    return await deposits.create_deposit(
-        db.sessions,
-        client,
-        kw.pop("settings", SETTINGS),
-        user_id=user.id,
-        amount_usd=amount,
-        currency_code=code,
-        policy=kw.pop("policy", POLICY),
-        **kw,
+    return await make_service(db, client, policy).create(
+        user_id=user.id, amount_usd=amount, currency_code=code, fixed_rate=fixed_rate
     )
 
 
@@ -158,8 +166,8 @@ async def test_refused_for_banned_user_inactive_coin_and_decimal_amount(
     with pytest.raises(Forbidden):
         await create(deposit_db, client, banned)
     with pytest.raises(NotFound):
-        await deposits.create_deposit(
-            deposit_db.sessions, client, SETTINGS, user_id=-1, amount_usd="25", currency_code="BTC"
+        await make_service(deposit_db, client).create(
+            user_id=-1, amount_usd="25", currency_code="BTC"
         )
     user = await make_user(deposit_db.sessions)
     with pytest.raises(InvalidAmount):
@@ -234,10 +242,7 @@ async def test_create_timeout_is_reconciled_by_order_id(
         fake.heal()
 
         # The user's button (or the poller) looks it up; the address is pushed to the user.
-        view = await deposits.check_status(
-            deposit_db.sessions,
-            slow,
-            POLICY,
+        view = await make_service(deposit_db, slow).check_status(
             user_telegram_id=user.telegram_id,
             payment_id=row.internal_payment_id,
         )
@@ -265,10 +270,10 @@ async def test_lost_create_is_failed_after_the_deadline(
     fake.heal()
     (row,) = await rows(deposit_db, "SELECT * FROM payments WHERE user_id = :u", u=user.id)
     assert fake.find_by_order_id(row.internal_payment_id) == []
-    outcome = await deposits.reconcile_creating(deposit_db.sessions, client, POLICY, row.id)
+    outcome = await make_service(deposit_db, client).reconcile_creating(row.id)
     assert outcome is Outcome.UNCHANGED  # not found yet, deadline not reached
     past = make_policy(schedule=FAST.__class__(creating_deadline_seconds=0.0))
-    outcome = await deposits.reconcile_creating(deposit_db.sessions, client, past, row.id)
+    outcome = await make_service(deposit_db, client, past).reconcile_creating(row.id)
     assert outcome is Outcome.CLOSED
     after = await payment_row(deposit_db, row.id)
     assert after.status == "create_failed" and after.next_check_at is None
@@ -313,10 +318,7 @@ async def test_finished_credits_once_with_history_and_notifications(
     assert last["actually_paid"] == str(fake.payment(pid(view)).pay_amount)
 
     calls = fake.requests["get_payment"]
-    again = await deposits.check_status(
-        deposit_db.sessions,
-        client,
-        POLICY,
+    again = await make_service(deposit_db, client).check_status(
         user_telegram_id=user.telegram_id,
         payment_id=view.internal_id,
     )
@@ -433,10 +435,7 @@ async def test_unknown_status_is_recorded_and_non_final(
     view = await create(deposit_db, client, user, "15")
     fake.play(pid(view), "unknown")  # waiting, then "spending"
     for _ in range(3):
-        got = await deposits.check_status(
-            deposit_db.sessions,
-            client,
-            POLICY,
+        got = await make_service(deposit_db, client).check_status(
             user_telegram_id=user.telegram_id,
             payment_id=view.id,
         )
@@ -460,10 +459,7 @@ async def test_malformed_reply_changes_nothing(
     before = await payment_row(deposit_db, view.id)
     fake.inject("get_payment", fault, count=1)
     with pytest.raises(ProviderUnavailable) as info:
-        await deposits.check_status(
-            deposit_db.sessions,
-            client,
-            POLICY,
+        await make_service(deposit_db, client).check_status(
             user_telegram_id=user.telegram_id,
             payment_id=view.id,
         )
@@ -512,8 +508,8 @@ async def test_disagreement_after_credit_alerts_and_never_debits(
     assert (await drive(deposit_db, client, user, view.id))[-1] == "finished"
 
     async def recheck() -> deposits.PaymentView:
-        return await deposits.recheck(
-            deposit_db.sessions, client, POLICY, admin_id=ADMIN, payment_ref=view.internal_id
+        return await make_service(deposit_db, client).recheck(
+            admin_id=ADMIN, payment_ref=view.internal_id
         )
 
     fake.set_status(pid(view), "confirming")  # a regression
@@ -533,8 +529,8 @@ async def test_disagreement_after_credit_alerts_and_never_debits(
     assert await deposits_of(deposit_db, user.id) == [(D("25.00"), f"deposit:{view.id}", view.id)]
     assert await balance(deposit_db, user) == D("25.00")
     with pytest.raises(Forbidden):
-        await deposits.recheck(
-            deposit_db.sessions, client, POLICY, admin_id=user.telegram_id, payment_ref=view.id
+        await make_service(deposit_db, client).recheck(
+            admin_id=user.telegram_id, payment_ref=view.id
         )
 
 
@@ -545,9 +541,7 @@ async def test_paid_after_expiry_is_reviewed_not_credited(
     fake.set_status(pid(view), "expired")
     assert (await drive(deposit_db, client, user, view.id))[-1] == "expired"
     fake.set_status(pid(view), "finished", actually_paid=pay(view))
-    got = await deposits.recheck(
-        deposit_db.sessions, client, POLICY, admin_id=ADMIN, payment_ref=view.id
-    )
+    got = await make_service(deposit_db, client).recheck(admin_id=ADMIN, payment_ref=view.id)
     assert got.status == "expired" and got.needs_review
     (review,) = await notes_of(deposit_db, view.id, REVIEW_KIND)
     assert review.payload["reason"] == "paid_after_final"
@@ -605,41 +599,32 @@ async def test_reads_and_ownership(
 ) -> None:
     first = await create(deposit_db, client, user, "10")
     second = await create(deposit_db, client, user, "20", "LTC")
-    async with deposit_db.sessions() as session:
-        recent = await recent_for_user(session, user.id)
+    service = make_service(deposit_db, client)
+    recent = await service.list_for_user(user.id)
     assert [v.id for v in recent] == [second.id, first.id]
     for ref in (first.id, first.internal_id, first.internal_id.lower(), first.provider_payment_id):
-        found = await deposits.payment_view(deposit_db.sessions, ref)  # type: ignore[arg-type]
+        found = await service.find(ref)  # type: ignore[arg-type]
         assert found is not None and found.id == first.id
-    assert await deposits.payment_view(deposit_db.sessions, "nonsense") is None
+    assert await service.find("nonsense") is None
     async with deposit_db.sessions() as session:
         waiting = await list_by_status(session, ["waiting"], limit=100)
     assert {first.id, second.id} <= {v.id for v in waiting}
 
     stranger = await make_user(deposit_db.sessions)
     with pytest.raises(Forbidden) as info:
-        await deposits.check_status(
-            deposit_db.sessions,
-            client,
-            POLICY,
+        await make_service(deposit_db, client).check_status(
             user_telegram_id=stranger.telegram_id,
             payment_id=first.id,
         )
     assert info.value.reason == "not_owner"
     with pytest.raises(NotFound):
-        await deposits.check_status(
-            deposit_db.sessions,
-            client,
-            POLICY,
+        await make_service(deposit_db, client).check_status(
             user_telegram_id=user.telegram_id,
             payment_id="PAY_20000101000000_00000000",
         )
     fake.inject("get_payment", Fault.RATE_LIMIT, count=1, retry_after=7)
     with pytest.raises(ProviderUnavailable) as busy:
-        await deposits.check_status(
-            deposit_db.sessions,
-            client,
-            POLICY,
+        await make_service(deposit_db, client).check_status(
             user_telegram_id=user.telegram_id,
             payment_id=first.id,
         )

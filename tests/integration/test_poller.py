@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from core import deposits, ledger
+from core import ledger
 from core.deposits.poller import PollCounts, Poller
 from core.deposits.schedule import Schedule
 from core.deposits.settlement import ALERT_KIND, STATUS_KIND
@@ -24,7 +24,7 @@ from tests.support.deposits import (
     add_coins,
     expire_leases,
     make_client,
-    make_policy,
+    make_service,
     notes_of,
     payment_row,
     poller,
@@ -33,11 +33,9 @@ from tests.support.deposits import (
     seed_payments,
     users,
 )
-from tests.support.settings import make_settings
 from tests.support.waiting import eventually
 
 D = Decimal
-SETTINGS = make_settings(partial_payment_policy="credit")  # the mixed script credits partials
 
 
 async def open_count(db: Db) -> int:
@@ -151,18 +149,10 @@ async def test_poller_settles_created_deposits(
 ) -> None:
     await add_coins(fresh_db)
     user = await make_user(fresh_db.sessions)
-    policy = make_policy()
+    service = make_service(fresh_db, client)
     views = {}
     for scenario in ("finished", "partially_paid", "overpaid", "expired", "failed", "refunded"):
-        view = await deposits.create_deposit(
-            fresh_db.sessions,
-            client,
-            SETTINGS,
-            user_id=user.id,
-            amount_usd="20",
-            currency_code="BTC",
-            policy=policy,
-        )
+        view = await service.create(user_id=user.id, amount_usd="20", currency_code="BTC")
         fake.play(view.provider_payment_id or "", scenario)
         views[scenario] = view
     total = await run_until_settled([poller(fresh_db, client)], fresh_db)
@@ -327,20 +317,12 @@ async def test_poller_reconciles_lost_creates(
 ) -> None:
     await add_coins(fresh_db)
     user = await make_user(fresh_db.sessions)
-    policy = make_policy()
     async with make_client(fake, timeout=0.3) as slow:
+        service = make_service(fresh_db, slow)
         for after in (True, False):  # created at the provider / never arrived
             fake.inject("create_payment", Fault.HANG, after=after, count=1)
             with pytest.raises(Exception, match="outcome_unknown"):
-                await deposits.create_deposit(
-                    fresh_db.sessions,
-                    slow,
-                    SETTINGS,
-                    user_id=user.id,
-                    amount_usd="30",
-                    currency_code="BTC",
-                    policy=policy,
-                )
+                await service.create(user_id=user.id, amount_usd="30", currency_code="BTC")
     fake.heal()
     created, lost = await rows(
         fresh_db, "SELECT id, internal_payment_id FROM payments ORDER BY id"

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from core import deposits
 from core.db.models import User
+from core.deposits import DepositService
 from core.deposits.poller import Poller
 from core.deposits.schedule import Schedule
 from core.deposits.settlement import SettlePolicy
@@ -55,6 +55,15 @@ def make_policy(schedule: Schedule = FAST, **payments: Any) -> SettlePolicy:
     """Tests press "check status" in loops: no per-user limit unless a test sets one."""
     payments.setdefault("status_checks_per_minute", 1000)
     return SettlePolicy.from_settings(make_settings(**payments), schedule=schedule)
+
+
+def make_service(
+    db: Db, client: NowPaymentsClient, policy: SettlePolicy | None = None, **payments: Any
+) -> DepositService:
+    """The service the bot calls, with ``make_policy(**payments)`` unless a test brings a policy
+    (``payments``: PaymentsSettings overrides, which its create step reads too)."""
+    policy = policy or make_policy(**payments)
+    return DepositService(db.sessions, client, make_settings(**payments), policy=policy)
 
 
 def make_client(fake: FakeNowPayments, **overrides: Any) -> NowPaymentsClient:
@@ -190,12 +199,10 @@ async def drive(
     policy: SettlePolicy | None = None,
 ) -> list[str]:
     """Press "check status" until the payment is final; the statuses seen."""
-    policy = policy or make_policy()
+    service = make_service(db, client, policy)
     seen = []
     for _ in range(12):
-        view = await deposits.check_status(
-            db.sessions, client, policy, user_telegram_id=user.telegram_id, payment_id=payment_id
-        )
+        view = await service.check_status(user_telegram_id=user.telegram_id, payment_id=payment_id)
         seen.append(view.status)
         if view.is_final:
             return seen
@@ -203,11 +210,11 @@ async def drive(
 
 
 def poller(db: Db, client: NowPaymentsClient, **kw: Any) -> Poller:
-    """A poller with the fast schedule and no background children scan."""
+    """A poller with the fast schedule (or ``schedule``) and no background children scan."""
     # Partials credited by default: mixed_script-like workloads pay some payments in part.
     settings = kw.pop("settings", None) or make_settings(partial_payment_policy="credit")
     options: dict[str, Any] = {
-        "schedule": FAST,
+        "policy": SettlePolicy.from_settings(settings, schedule=kw.pop("schedule", FAST)),
         "batch_size": 50,
         "concurrency": 10,
         "lease_seconds": 30.0,

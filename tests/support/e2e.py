@@ -24,6 +24,7 @@ from core.config import (
     TelegramSettings,
 )
 from core.db.models import User
+from core.deposits import DepositService
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import FakeTelegram
 from tests.support.db import Db, make_user, post_deposit
@@ -85,6 +86,13 @@ class MakeApp(Protocol):
         throttle_clock: Clock = ...,
         **telegram: Any,
     ) -> Awaitable[App]: ...
+
+
+def deposit_service(app: App) -> DepositService:
+    """The app's one DepositService, as its handlers get it (the dispatcher's workflow data)."""
+    service = app.dispatcher["deposits"]
+    assert isinstance(service, DepositService)
+    return service
 
 
 async def say(tg: FakeTelegram, user_id: int, text: str, **sender: Any) -> dict[str, Any]:
