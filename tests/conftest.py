@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.runtime import tune_gc
 from core.config import ENV_FILE_ENV, DatabaseSettings, load_settings
 from core.db.models import User
 from core.db.session import create_engine, server_url
@@ -57,6 +58,14 @@ SLOW_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {module: i for i, module in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
+
+
+def pytest_collection_finish() -> None:
+    """What collection imported (aiogram's models, SQLAlchemy's mappers, every test module)
+    lives for the whole run: out of the cyclic collector's sight, as in ``python -m bot run``,
+    each full collection walks only what the tests allocate (about a quarter less time in the
+    collector)."""
+    tune_gc()
 
 
 def test_database_settings() -> DatabaseSettings:
