@@ -5,6 +5,7 @@ table."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,7 @@ POLICIES = tuple(
 FACTORS = (D("0.00000001"), D("0.5"), D("0.99"), D("1"), D("1.01"), D("1.5"), D("3"), D("1000"))
 EXTRAS = (D("0.00000001"), D("0.0001"), D("1"), D("1000"))  # beyond the bounds, unquantized
 
+_ceiling = functools.cache(ceiling)  # the same few (invoice, tolerance) pairs, over and over
 Decide = Callable[..., Decision]
 
 
@@ -135,8 +137,11 @@ def _check(
         return
     credit = decision.credit_usd
     assert credit is not None and credit > 0 and credit == credit.quantize(D("0.01"))
-    top = ceiling(amount, policy.tolerance_percent)
-    assert credit <= top, f"credit {credit} is more than the invoice plus the tolerance ({top})"
+    with localcontext() as ctx:
+        ctx.prec = 200
+        within = 100 * credit <= amount * (100 + policy.tolerance_percent)  # exactly
+    assert within, f"credit {credit} is more than the invoice plus the tolerance"
+    assert credit <= _ceiling(amount, policy.tolerance_percent)
     # Nothing more than the coin that arrived is worth at the invoice's rate, except the
     # provider's "finished" within tolerance below the price (the invoice is honoured).
     assert paid <= high
@@ -188,6 +193,15 @@ def _run(cases: Iterator[Case], rule: Decide, *, exact: bool) -> int:
 def test_every_combination_keeps_the_rules() -> None:
     # 2 statuses × 24 policies × 30 (invoice, pay_amount) × ~26 paid amounts, + 432 unreadable
     assert _run(_table(), decide_paid, exact=True) > 35_000
+
+
+def test_the_ceiling_is_the_invoice_plus_the_tolerance_down_to_the_cent() -> None:
+    extra = (D("0.07"), D("0.29"), D("12.345"), D("3.333"))  # fractions that round at the cent
+    for amount, tolerance in itertools.product(USD, (*TOLERANCES, *extra)):
+        with localcontext() as ctx:
+            ctx.prec = 200
+            exact = (amount * (100 + tolerance) // 1) / 100
+        assert ceiling(amount, tolerance) == exact, (amount, tolerance)
 
 
 def test_the_properties_catch_two_cents_too_many() -> None:

@@ -116,7 +116,7 @@ def _reply(status: str, pay_amount: Decimal, paid: Decimal | None, **fields: Any
     )
 
 
-def _stored(status: str, amount: Decimal, pay_amount: Decimal, **fields: Any) -> Stored:
+def _stored(status: str, amount: Decimal, pay_amount: Decimal | None, **fields: Any) -> Stored:
     final = status in FINAL_PAYMENT_STATUSES
     values: dict[str, Any] = {
         "internal_payment_id": INTERNAL_ID,
@@ -194,7 +194,8 @@ def _state_table() -> Iterator[Case]:
         reply = _reply(wire, pay_amount, paid, price_amount=price, price_currency="usd")
         for status in STORED:
             credits = (None, amount) if status in PAID_STATUSES else (None,)
-            rows = itertools.product(credits, (False, True), (None, paid, pay_amount))
+            seen_paid_amounts = dict.fromkeys((None, paid, pay_amount))  # each distinct once
+            rows = itertools.product(credits, (False, True), seen_paid_amounts)
             for credited, review, seen_paid in rows:
                 stored = _stored(
                     status,
@@ -206,6 +207,24 @@ def _state_table() -> Iterator[Case]:
                 )
                 for history in HISTORIES:
                     yield Case(reply, stored, policy, history)
+
+
+def _quote_table() -> Iterator[Case]:
+    """A paid status with a pay_amount other than the row's (or the row has none): the money
+    rules measure what arrived against the invoice the user was shown."""
+    amount, pay_amount = AMOUNTS[0]
+    for wire, quoted, status, kept in itertools.product(
+        ("finished", "partially_paid"),
+        (pay_amount / 2, pay_amount * 2),
+        (s for s in STORED if s not in FINAL_PAYMENT_STATUSES),
+        (pay_amount, None),
+    ):
+        stored = _stored(status, amount, kept)
+        for policy in POLICIES:
+            if policy.overpayment_tolerance_percent not in (0, 1):
+                continue  # the other tolerances are the money table's
+            for paid in _paid_amounts(pay_amount, policy.overpayment_tolerance_percent):
+                yield Case(_reply(wire, quoted, paid), stored, policy)
 
 
 Decide = Callable[..., SettlementDecision | AskRate]
@@ -263,10 +282,13 @@ def _check(case: Case, decision: SettlementDecision) -> None:
     credit = decision.credit_usd
     # Never credits more than the invoice plus the tolerance; never a debit.
     if credit is not None:
-        top = _ceiling(stored.amount_usd, policy.overpayment_tolerance_percent)
-        assert D("0") < credit <= top, (
+        tolerance = policy.overpayment_tolerance_percent
+        # Exactly (100 × credit ≤ invoice × (100 + %)), then as core.deposits.rules.ceiling says.
+        within = 100 * credit <= stored.amount_usd * (100 + tolerance)
+        assert D("0") < credit and within, (
             f"credit {credit} is more than the invoice plus the tolerance"
         )
+        assert credit <= _ceiling(stored.amount_usd, tolerance)
         # Credit only from finished/partially_paid, on a payment not settled before.
         assert ours in PAID_STATUSES and stored.status not in FINAL_PAYMENT_STATUSES
         assert decision.status == ours and decision.updates["credited_usd"] == credit
@@ -287,7 +309,10 @@ def _check(case: Case, decision: SettlementDecision) -> None:
         assert decision.outcome in (Outcome.CREDITED, Outcome.HELD)
         assert (credit is not None) != held
         # ...as the money rules say (core.deposits.rules has its own exhaustive table).
-        rules = _rules(ours, stored.amount_usd, stored.pay_amount, reply.actually_paid, policy)
+        # The invoice is the row's pay_amount (the reply's only when the row has none yet).
+        known = stored.pay_amount if stored.provider_payment_id is not None else None
+        base = known or reply.pay_amount
+        rules = _rules(ours, stored.amount_usd, base, reply.actually_paid, policy)
         assert (rules.credit_usd, rules.reason) == (credit, decision.reason)
         assert held == (rules.action is Action.REVIEW)
     if held:
@@ -329,10 +354,11 @@ def _run(cases: Iterator[Case], rule: Decide = decide) -> Tally:
         else:
             policy_read: set[str] = set()
             history_read: set[str] = set()
-            seen = dataclasses.replace(
-                case,
-                policy=cast(SettlePolicy, _Reads(case.policy, policy_read)),
-                history=cast(History, _Reads(case.history, history_read)),
+            seen = Case(
+                case.reply,
+                case.stored,
+                cast(SettlePolicy, _Reads(case.policy, policy_read)),
+                cast(History, _Reads(case.history, history_read)),
             )
             decisions = _decisions(seen, rule)
             last = (case, policy_read, history_read, decisions)
@@ -349,7 +375,8 @@ def _run(cases: Iterator[Case], rule: Decide = decide) -> Tally:
                 history=dataclasses.replace(case.history),
             )
             first = rule(case.reply, case.stored, case.policy, now=NOW, history=case.history)
-            assert again == first
+            # ...and the one checked above, shared or not (without may_ask: the one unvalued).
+            assert again == first == decisions[-1]
         tally.checked += 1
     return tally
 
@@ -363,8 +390,13 @@ def test_every_status_policy_and_amount() -> None:
 
 
 def test_every_stored_state() -> None:
-    # 11 wire × 7 paid × 3 prices × 14 stored rows × 2 reviews × 3 seen amounts × 4 histories
-    assert _run(_state_table()).checked >= 77_000
+    # 11 wire × 7 paid × 3 prices × 14 stored rows × 2 reviews × 2-3 seen amounts × 4 histories
+    assert _run(_state_table()).checked >= 70_000
+
+
+def test_the_invoice_is_the_rows_pay_amount() -> None:
+    # 2 paid statuses × 2 quotes × 5 open stored statuses × 2 row amounts × 8 policies × 7-11
+    assert _run(_quote_table()).checked >= 2_500
 
 
 def test_the_properties_catch_two_cents_too_many() -> None:
