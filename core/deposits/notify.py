@@ -21,6 +21,7 @@ reply_actually_paid. Dedup keys start with ``deposit:<payment id>:``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -74,17 +75,73 @@ def facts(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One outbox row (core.outbox.enqueue's arguments): settle writes its messages together
+    with the payment's changes in one statement."""
+
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    dedup_key: str
+
+
+def status_message(p: Payment, user: User, payload: dict[str, Any], observed: str) -> Message:
+    """One message per (observed provider status, our status): a re-check never repeats it."""
+    return Message(
+        user.telegram_id, STATUS_KIND, payload, f"deposit:{p.id}:status:{observed}:{p.status}"
+    )
+
+
+def admin_message(
+    chat_id: int | None,
+    kind: str,
+    p: Payment,
+    user: User,
+    payload: dict[str, Any],
+    *,
+    reply_status: str,
+    reply_paid: Decimal | None,
+    **extra: Any,
+) -> Message | None:
+    """One message per (kind, reason, child, reply status, amount); None (logged) without an
+    admin chat."""
+    reason = payload.get("reason")
+    if chat_id is None:  # the bot refuses to start without it; other callers may run without
+        log.error(
+            "deposit %s needs an admin (%s): admin_chat_id not set", p.internal_payment_id, reason
+        )
+        return None
+    full = {
+        **payload,
+        "user_id": p.user_id,
+        "user_telegram_id": user.telegram_id,
+        "username": user.username,
+        "provider_payment_id": p.provider_payment_id,
+        "reply_status": reply_status,
+        "reply_actually_paid": reply_paid,
+        **extra,
+    }
+    tag = extra.get("child_payment_id", "")
+    return Message(
+        chat_id, kind, full, f"deposit:{p.id}:{kind}:{reason}:{tag}:{reply_status}:{reply_paid}"
+    )
+
+
+async def enqueue(session: AsyncSession, message: Message) -> None:
+    await outbox.enqueue(
+        session,
+        chat_id=message.chat_id,
+        kind=message.kind,
+        payload=message.payload,
+        dedup_key=message.dedup_key,
+    )
+
+
 async def to_user(
     session: AsyncSession, p: Payment, user: User, payload: dict[str, Any], observed: str
 ) -> None:
-    """One message per (observed provider status, our status): a re-check never repeats it."""
-    await outbox.enqueue(
-        session,
-        chat_id=user.telegram_id,
-        kind=STATUS_KIND,
-        payload=payload,
-        dedup_key=f"deposit:{p.id}:status:{observed}:{p.status}",
-    )
+    await enqueue(session, status_message(p, user, payload, observed))
 
 
 async def to_admins(
@@ -99,38 +156,21 @@ async def to_admins(
     reply_paid: Decimal | None,
     **extra: Any,
 ) -> None:
-    """One message per (kind, reason, child, reply status, amount)."""
-    reason = payload.get("reason")
-    if chat_id is None:  # the bot refuses to start without it; other callers may run without
-        log.error(
-            "deposit %s needs an admin (%s): admin_chat_id not set", p.internal_payment_id, reason
-        )
-        return
-    full = {
-        **payload,
-        "user_id": p.user_id,
-        "user_telegram_id": user.telegram_id,
-        "username": user.username,
-        "provider_payment_id": p.provider_payment_id,
-        "reply_status": reply_status,
-        "reply_actually_paid": reply_paid,
-        **extra,
-    }
-    tag = extra.get("child_payment_id", "")
-    await outbox.enqueue(
-        session,
-        chat_id=chat_id,
-        kind=kind,
-        payload=full,
-        dedup_key=f"deposit:{p.id}:{kind}:{reason}:{tag}:{reply_status}:{reply_paid}",
+    message = admin_message(
+        chat_id, kind, p, user, payload, reply_status=reply_status, reply_paid=reply_paid, **extra
     )
+    if message is not None:
+        await enqueue(session, message)
 
 
 __all__ = [
     "ALERT_KIND",
     "REVIEW_KIND",
     "STATUS_KIND",
+    "Message",
+    "admin_message",
     "facts",
+    "status_message",
     "to_admins",
     "to_user",
 ]
