@@ -10,6 +10,7 @@ exits. The bot's pid is the reply line. EOF on stdin ends the server (its bots r
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import runpy
@@ -18,11 +19,9 @@ import sys
 import traceback
 from typing import Any
 
-# What bot/__main__.py imports, but not that module itself: runpy warns when it finds it loaded.
-import core.admin
-import core.config
-import core.migrate  # noqa: F401 - imported here, so no forked bot pays for it
-
+# What ``python -m bot`` imports, loaded once here so no forked bot pays for it; not
+# bot/__main__.py itself: runpy warns when it finds that module already loaded.
+PRELOAD = ("bot.app", "bot.handlers", "bot.setup_ids", "core.admin", "core.config", "core.migrate")
 READY = "ready"
 
 
@@ -65,6 +64,8 @@ def _wait_and_record(request: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    for name in PRELOAD:
+        importlib.import_module(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # waiters are reaped by the kernel
     sys.stdout.write(READY + "\n")
     sys.stdout.flush()
