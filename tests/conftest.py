@@ -11,16 +11,20 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.runtime import tune_gc
 from core.config import ENV_FILE_ENV, DatabaseSettings, load_settings
 from core.db.models import User
 from core.db.session import create_engine, server_url
 from core.migrate import run_alembic
 from tests.support.db import RUN, Db, DbServer, clone, make_user
-from tests.support.process import ForkServer
+
+if TYPE_CHECKING:
+    from tests.support.process import ForkServer
+# The bot and the fakes (aiogram) are imported where used: pytest-xdist's controller loads this
+# file too, and it would spend seconds on aiogram before it starts any worker.
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +69,8 @@ def pytest_collection_finish() -> None:
     lives for the whole run: out of the cyclic collector's sight, as in ``python -m bot run``,
     each full collection walks only what the tests allocate (about a quarter less time in the
     collector)."""
+    from bot.runtime import tune_gc  # not at the top: see the imports
+
     tune_gc()
 
 
@@ -122,6 +128,8 @@ async def empty_database(db_server: DbServer) -> str:
 @pytest.fixture(scope="session")
 def fork_server() -> Iterator[ForkServer]:
     """Bot processes forked from one that imported the bot once (started on first use)."""
+    from tests.support.process import ForkServer  # not at the top: see the imports
+
     server = ForkServer()
     yield server
     server.close()
