@@ -50,6 +50,17 @@ _ENQUEUE = text(
     """
 ).bindparams(bindparam("payload", type_=JSONB))
 
+# The same insert for a batch (arrays of chat ids, kinds, JSON payload texts and dedup keys, in
+# that order), as the body of a data-modifying CTE that a caller chains into a statement of its
+# own: settle writes a payment's messages in the statement that updates it.
+ENQUEUE_ROWS = (
+    "INSERT INTO notifications (chat_id, kind, payload, dedup_key)"
+    " SELECT m.chat_id, m.kind, CAST(m.payload AS jsonb), m.dedup_key"
+    " FROM unnest(:chats, :kinds, :payloads, :keys) WITH ORDINALITY"
+    " AS m(chat_id, kind, payload, dedup_key, i) ORDER BY m.i"
+    " ON CONFLICT (dedup_key) DO NOTHING"
+)
+
 # A claimed row is pushed into the future by the lease (lease_until), so a crashed notifier's
 # rows come back (at once, through release_claims, when the next process takes the lock).
 # A row for a user who has blocked the bot is not claimed but skipped (a send would only earn

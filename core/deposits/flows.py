@@ -232,7 +232,8 @@ async def mark_create_failed(
             payload = deposit_notify.facts(
                 payment, previous=PaymentStatus.CREATING.value, reason="not_created"
             )
-            await deposit_notify.to_user(session, payment, user, payload, "create_failed")
+            message = deposit_notify.status_message(payment, user, payload, "create_failed")
+            await deposit_notify.enqueue(session, message)
         return True
 
 

@@ -129,6 +129,7 @@ def admin_message(
 
 
 async def enqueue(session: AsyncSession, message: Message) -> None:
+    """One message on its own (settle writes its messages together with the payment)."""
     await outbox.enqueue(
         session,
         chat_id=message.chat_id,
@@ -138,39 +139,13 @@ async def enqueue(session: AsyncSession, message: Message) -> None:
     )
 
 
-async def to_user(
-    session: AsyncSession, p: Payment, user: User, payload: dict[str, Any], observed: str
-) -> None:
-    await enqueue(session, status_message(p, user, payload, observed))
-
-
-async def to_admins(
-    session: AsyncSession,
-    chat_id: int | None,
-    kind: str,
-    p: Payment,
-    user: User,
-    payload: dict[str, Any],
-    *,
-    reply_status: str,
-    reply_paid: Decimal | None,
-    **extra: Any,
-) -> None:
-    message = admin_message(
-        chat_id, kind, p, user, payload, reply_status=reply_status, reply_paid=reply_paid, **extra
-    )
-    if message is not None:
-        await enqueue(session, message)
-
-
 __all__ = [
     "ALERT_KIND",
     "REVIEW_KIND",
     "STATUS_KIND",
     "Message",
     "admin_message",
+    "enqueue",
     "facts",
     "status_message",
-    "to_admins",
-    "to_user",
 ]

@@ -375,13 +375,7 @@ def _write_statement(columns: tuple[str, ...], events: bool, messages: bool) -> 
             bindparam("notes", type_=ARRAY(Text)),
         ]
     if messages:
-        parts.append(
-            "m AS (INSERT INTO notifications (chat_id, kind, payload, dedup_key)"
-            " SELECT m.chat_id, m.kind, CAST(m.payload AS jsonb), m.dedup_key"
-            " FROM unnest(:chats, :kinds, :payloads, :keys) WITH ORDINALITY"
-            " AS m(chat_id, kind, payload, dedup_key, i) ORDER BY m.i"
-            " ON CONFLICT (dedup_key) DO NOTHING)"
-        )
+        parts.append(f"m AS ({outbox.ENQUEUE_ROWS})")
         binds += [
             bindparam("chats", type_=ARRAY(BigInteger)),
             bindparam("kinds", type_=ARRAY(Text)),

@@ -537,8 +537,7 @@ async def held_deposit(db: Db, user: User, *, paid: str, of: str, amount: str) -
         )
         payment = await session.get(Payment, payment_id)
         assert payment is not None
-        await deposit_notify.to_admins(
-            session,
+        card = deposit_notify.admin_message(
             ADMIN_CHAT,
             REVIEW_KIND,
             payment,
@@ -547,6 +546,8 @@ async def held_deposit(db: Db, user: User, *, paid: str, of: str, amount: str) -
             reply_status="partially_paid",
             reply_paid=D(paid),
         )
+        assert card is not None
+        await deposit_notify.enqueue(session, card)
     assert isinstance(payment_id, int)
     return payment_id, internal_id
 
