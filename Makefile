@@ -26,9 +26,9 @@ lint: $(STAMP)
 	$(BIN)/vulture
 
 # Three workers (pytest-xdist) on the 2-core machine this is measured on: the suite waits on
-# child processes, checkpoints and fakes as well as the CPU (fresh clone, load ~1-2: 109 s with 3,
-# 121 s with 2). Whole modules per worker, so a module's own database is built once; the slowest
-# modules are handed out first (tests/conftest.py SLOW_FIRST, kept in order by
+# child processes, checkpoints and fakes as well as the CPU (load ~1-2: 64-70 s of pytest with 3,
+# 79 s with 2, 74 s with 4). Whole modules per worker, so a module's own database is built once;
+# the slowest modules are handed out first (tests/conftest.py SLOW_FIRST, kept in order by
 # --no-loadscope-reorder).
 PYTEST_WORKERS ?= 3
 
