@@ -21,10 +21,10 @@ from core.db.session import create_engine, server_url
 from core.migrate import run_alembic
 from tests.support.db import RUN, Db, DbServer, clone, make_user
 
-if TYPE_CHECKING:
-    from tests.support.process import ForkServer
 # The bot and the fakes (aiogram) are imported where used: pytest-xdist's controller loads this
 # file too, and it would spend seconds on aiogram before it starts any worker.
+if TYPE_CHECKING:
+    from tests.support.process import ForkServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,6 +21,7 @@ from typing import IO
 from core.config import ENV_FILE_ENV
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import FakeTelegram
+from tests.support import zygote
 from tests.support.e2e import ADMIN_CHAT, ADMIN_ID
 from tests.support.paths import ROOT
 
@@ -161,7 +162,7 @@ class ForkServer:
         """``python -m bot <argv>`` (``run`` if none) with exactly ``env`` as its environment."""
         async with self._lock:  # one request, one pid line
             if self._proc is None:
-                self._proc = await asyncio.to_thread(self._spawn)
+                self._proc = await asyncio.to_thread(_spawn_server)
             files = self._dir / str(next(self._names))
             request = {
                 "argv": list(argv or ("run",)),
@@ -174,29 +175,8 @@ class ForkServer:
             assert self._proc.stdin is not None
             self._proc.stdin.write(json.dumps(request) + "\n")
             self._proc.stdin.flush()
-            pid = await asyncio.to_thread(self._line)
+            pid = await asyncio.to_thread(_reply, self._proc)
             return ForkedBot(int(pid), files)
-
-    def _spawn(self) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.zygote"],
-            cwd=ROOT,
-            env=child_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self._proc = proc
-        if self._line() != "ready":
-            raise RuntimeError("the fork server did not start")
-        return proc
-
-    def _line(self) -> str:
-        assert self._proc is not None and self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the fork server ended (exit {self._proc.poll()})")
-        return line.strip()
 
     def close(self) -> None:
         if self._proc is not None:
@@ -213,3 +193,26 @@ class ForkServer:
         for path in self._dir.iterdir():
             path.unlink()
         self._dir.rmdir()
+
+
+def _spawn_server() -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.zygote"],
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if _reply(proc) != zygote.READY:
+        raise RuntimeError("the fork server did not start")
+    return proc
+
+
+def _reply(proc: subprocess.Popen[str]) -> str:
+    """The server's next line (blocking: run in a thread)."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"the fork server ended (exit {proc.poll()})")
+    return line.strip()

@@ -2,7 +2,8 @@
 
 Importing aiogram's types costs seconds of CPU per interpreter, which the tests would otherwise
 pay for every bot process they start. This process imports the bot once, then for every request
-line on stdin (JSON: argv, env, cwd, stderr and status paths) forks a waiter, and the waiter
+line on stdin (JSON: argv, env, cwd, and paths for stdout, stderr and the status) forks a waiter,
+and the waiter
 forks the bot: the bot gets the request's environment, directory and streams and runs
 bot/__main__.py as ``__main__``, exactly as ``python -m bot <argv>`` does; the waiter reaps it
 and writes its status the way asyncio reports one (the exit code, or minus the signal), then
