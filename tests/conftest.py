@@ -41,21 +41,21 @@ os.environ[ENV_FILE_ENV] = ""
 # Unlisted modules follow in their usual order; a missing or renamed one only costs balance.
 SLOW_FIRST = (
     "tests/chaos/test_crash.py",
-    "tests/e2e/test_logs.py",
     "tests/e2e/test_process.py",
     "tests/integration/test_poller.py",
-    "tests/integration/test_invariants.py",
-    "tests/unit/test_settlement_decision.py",
-    "tests/e2e/test_observability.py",
-    "tests/integration/test_state_machine.py",
-    "tests/e2e/test_deposit_flow.py",
     "tests/e2e/test_notifier.py",
-    "tests/e2e/test_takeover.py",
-    "tests/integration/test_currencies.py",
+    "tests/e2e/test_logs.py",
     "tests/e2e/test_admin.py",
-    "tests/integration/test_deposit_money_rules.py",
+    "tests/integration/test_invariants.py",
+    "tests/e2e/test_deposit_flow.py",
     "tests/e2e/test_bot_basic.py",
-    "tests/unit/test_deposit_rules.py",
+    "tests/unit/test_nowpayments_client.py",
+    "tests/e2e/test_observability.py",
+    "tests/e2e/test_outbox_alerts.py",
+    "tests/deploy/test_wheel.py",
+    "tests/integration/test_state_machine.py",
+    "tests/integration/test_deposit_money_rules.py",
+    "tests/integration/test_withdrawals_concurrency.py",
 )
 
 
