@@ -65,6 +65,7 @@ from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import FakeTelegram
 from tests.support.money import ADDRESSES, TX_HASHES, add_currencies
 from tests.support.process import ForkedBot, ForkServer, child_env
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_CHAT = -1_005_550_001
@@ -218,34 +219,13 @@ class Bot:
 
     async def kill(self) -> None:
         self.forked.kill()
-        if not await wait_until(lambda: not self.alive, 10):
-            raise RuntimeError(f"bot {self.forked.pid} survived SIGKILL")
+        await self.forked.finish(10)
 
     async def stop(self, timeout: float) -> int:  # noqa: ASYNC109
+        """SIGTERM, then SIGKILL after ``timeout``; its status."""
         self.forked.send_signal(signal.SIGTERM)
-        if not await wait_until(lambda: not self.alive, timeout):
-            await self.kill()
-        code = self.returncode
-        assert code is not None
+        code, _ = await self.forked.finish(timeout)
         return code
-
-
-async def wait_until(
-    condition: Callable[[], Any],
-    timeout: float,  # noqa: ASYNC109
-    step: float = 0.05,
-) -> bool:
-    """Poll ``condition`` (sync or async) until true or the deadline; whether it came true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(step)
 
 
 class Driver:

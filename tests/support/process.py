@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import IO
 
@@ -24,6 +23,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.support import zygote
 from tests.support.e2e import ADMIN_CHAT, ADMIN_ID
 from tests.support.paths import ROOT
+from tests.support.waiting import wait_until
 
 
 def child_env() -> dict[str, str]:
@@ -132,21 +132,16 @@ class ForkedBot:
 
     async def finish(self, timeout: float = 30.0) -> tuple[int, str]:  # noqa: ASYNC109
         """Wait for the end (SIGKILL after ``timeout``); the status and everything it wrote."""
-        if not await self._ended(timeout):
+        if not await wait_until(self._ended, timeout, 0.02):
             self.kill()
-            if not await self._ended(10):
+            if not await wait_until(self._ended, 10, 0.02):
                 raise RuntimeError(f"bot {self.pid} survived SIGKILL")
         code = self.returncode
         assert code is not None
         return code, self.stderr
 
-    async def _ended(self, timeout: float) -> bool:  # noqa: ASYNC109
-        deadline = time.monotonic() + timeout
-        while self.returncode is None:
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.02)
-        return True
+    def _ended(self) -> bool:
+        return self.returncode is not None
 
 
 class ForkServer:
