@@ -35,22 +35,17 @@ from core.users import get_by_telegram_id
 from tests.fakes.nowpayments import FakeNowPayments
 from tests.fakes.telegram import Call, FakeTelegram, StoredMessage, image_info
 from tests.support.db import Db, DbServer, clone, next_telegram_id
+from tests.support.deposits import COINS
 from tests.support.e2e import MakeApp, deposit_service, press, say
 
 D = Decimal
 
-# The fake provider's coins with its minimums (USD), then enough extra ones for a second page.
-COINS = text(
+# Beside the fake provider's coins (tests.support.deposits.COINS), enough for a second page.
+PAGE_COINS = text(
     """
     INSERT INTO currencies (code, name, token, network, decimal_places, needs_memo,
                             min_amount_usd, sort_order)
-    VALUES ('BTC', 'Bitcoin', 'BTC', 'btc', 8, false, 2.00, 10),
-           ('ETH', 'Ethereum', 'ETH', 'eth', 18, false, 5.00, 20),
-           ('USDTTRC20', 'Tether USD (TRC20)', 'USDT', 'trx', 6, false, 1.00, 30),
-           ('LTC', 'Litecoin', 'LTC', 'ltc', 8, false, 0.50, 50),
-           ('TRX', 'Tron', 'TRX', 'trx', 6, false, 1.00, 60),
-           ('XRP', 'Ripple', 'XRP', 'xrp', 6, true, 1.00, 70),
-           ('PAGEA', 'Page A', 'PAGEA', 'pagea', 8, false, NULL, 200),
+    VALUES ('PAGEA', 'Page A', 'PAGEA', 'pagea', 8, false, NULL, 200),
            ('PAGEB', 'Page B', 'PAGEB', 'pageb', 8, false, NULL, 201),
            ('PAGEC', 'Page C', 'PAGEC', 'pagec', 8, false, NULL, 202),
            ('PAGED', 'Page D', 'PAGED', 'paged', 8, false, NULL, 203),
@@ -74,7 +69,7 @@ async def np() -> AsyncIterator[FakeNowPayments]:
 
 @pytest.fixture(scope="module")
 async def flows_db(db_server: DbServer, template_db: str) -> AsyncIterator[Db]:
-    db = await clone(db_server, template_db, COINS, label="depflow_", pool_size=10)
+    db = await clone(db_server, template_db, COINS, PAGE_COINS, label="depflow_", pool_size=10)
     yield db
     await db.engine.dispose()
 
